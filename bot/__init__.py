@@ -1,0 +1,1 @@
+"""smc-chatops: Slack-driven Alibaba Cloud SMC migrations."""
