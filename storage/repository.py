@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, Table, and_, or_, select, update
+from sqlalchemy import CursorResult, Table, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col
 
@@ -370,3 +370,158 @@ def get_import_batch(session: Session, batch_id: str) -> ImportBatch | None:
 def import_items(session: Session, batch_id: str) -> Sequence[ImportItem]:
     stmt = select(ImportItem).where(col(ImportItem.batch_id) == batch_id).order_by(col(ImportItem.id))
     return session.scalars(stmt).all()
+
+
+SLACK_KINDS = (
+    OutboxKind.SLACK_POST,
+    OutboxKind.SLACK_UPDATE,
+    OutboxKind.SLACK_EPHEMERAL,
+    OutboxKind.SLACK_FILE,
+)
+
+
+def claim_outbox(
+    session: Session,
+    *,
+    owner: str,
+    now: datetime,
+    lease: timedelta,
+    kinds: Collection[OutboxKind],
+    limit: int,
+) -> list[tuple[Outbox, bool]]:
+    """Lease due items that may go now, oldest first, each with whether a previous holder abandoned it.
+
+    An item waits while an earlier reply of its thread is pending (order per thread), while the message
+    it replies to or edits has no ts yet, and while another owner holds a lease in its channel (so one
+    process paces a channel). On PostgreSQL, rows another replica is claiming are skipped, not awaited.
+    """
+    o = _table(Outbox).alias("o")
+    earlier = _table(Outbox).alias("earlier")
+    parent = _table(Outbox).alias("parent")
+    busy = _table(Outbox).alias("busy")
+    pending = OutboxState.PENDING.value
+    stmt = (
+        select(o.c.id)
+        .where(o.c.state == pending)
+        .where(o.c.kind.in_([k.value for k in kinds]))
+        .where(o.c.next_attempt_at <= now)
+        .where(or_(o.c.lease_expires_at.is_(None), o.c.lease_expires_at <= now))
+        .where(
+            or_(
+                o.c.thread_key.is_(None),
+                ~select(earlier.c.id)
+                .where(earlier.c.thread_key == o.c.thread_key)
+                .where(earlier.c.state == pending)
+                .where(earlier.c.id < o.c.id)
+                .exists(),
+            )
+        )
+        .where(
+            or_(
+                and_(o.c.thread_key.is_(None), o.c.target_key.is_(None)),
+                select(parent.c.id)
+                .where(parent.c.key == func.coalesce(o.c.thread_key, o.c.target_key))
+                .where(parent.c.result_ts.is_not(None))
+                .exists(),
+            )
+        )
+        .where(
+            or_(
+                o.c.channel_id.is_(None),
+                ~select(busy.c.id)
+                .where(busy.c.channel_id == o.c.channel_id)
+                .where(busy.c.lease_owner.is_not(None))
+                .where(busy.c.lease_owner != owner)
+                .where(busy.c.lease_expires_at > now)
+                .exists(),
+            )
+        )
+        .order_by(o.c.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(of=o, skip_locked=True)
+    ids = list(session.scalars(stmt).all())
+    if not ids:
+        return []
+    rows = session.scalars(
+        select(Outbox)
+        .where(col(Outbox.id).in_(ids))
+        .order_by(col(Outbox.id))
+        .execution_options(populate_existing=True)
+    ).all()
+    # A lease that ran out without a finish or a deferral means its holder died mid-delivery.
+    claimed = [(row, row.lease_owner is not None) for row in rows]
+    session.execute(
+        update(_table(Outbox))
+        .where(_table(Outbox).c.id.in_(ids))
+        .values(lease_owner=owner, lease_expires_at=now + lease)
+    )
+    return claimed
+
+
+def finish_outbox(
+    session: Session,
+    item_id: int,
+    owner: str,
+    *,
+    result_ts: str | None,
+    state: OutboxState = OutboxState.SENT,
+    error: str | None = None,
+) -> bool:
+    """Record the outcome of a delivery, but only while `owner` still holds the lease."""
+    table = _table(Outbox)
+    now = utcnow()
+    stmt = (
+        update(table)
+        .where(table.c.id == item_id)
+        .where(table.c.lease_owner == owner)
+        .values(
+            state=state,
+            result_ts=result_ts if result_ts is not None else table.c.result_ts,
+            last_error=error,
+            lease_owner=None,
+            lease_expires_at=None,
+            sent_at=now if state is OutboxState.SENT else None,
+            updated_at=now,
+        )
+    )
+    return _rowcount(session.execute(stmt)) == 1
+
+
+def defer_outbox(
+    session: Session, item_id: int, owner: str, *, until: datetime, error: str | None, failed: bool
+) -> bool:
+    """Give the item back for a later attempt without losing it; `failed` counts it as a failed attempt."""
+    table = _table(Outbox)
+    stmt = (
+        update(table)
+        .where(table.c.id == item_id)
+        .where(table.c.lease_owner == owner)
+        .values(
+            next_attempt_at=until,
+            last_error=error,
+            attempts=table.c.attempts + (1 if failed else 0),
+            lease_owner=None,
+            lease_expires_at=None,
+            updated_at=utcnow(),
+        )
+    )
+    return _rowcount(session.execute(stmt)) == 1
+
+
+def outbox_depth(session: Session, now: datetime) -> tuple[int, float]:
+    """Pending items and the age in seconds of the oldest one (for /metrics)."""
+    table = _table(Outbox)
+    count, oldest = session.execute(
+        select(func.count(table.c.id), func.min(table.c.created_at)).where(
+            table.c.state == OutboxState.PENDING.value
+        )
+    ).one()
+    if oldest is None:
+        return int(count), 0.0
+    # An aggregate bypasses the column type, so SQLite hands back a naive (UTC) value or a string.
+    if isinstance(oldest, str):
+        oldest = datetime.fromisoformat(oldest)
+    oldest_utc = oldest if oldest.tzinfo else oldest.replace(tzinfo=now.tzinfo)
+    return int(count), max(0.0, (now - oldest_utc).total_seconds())

@@ -13,7 +13,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
+from sandbox.cloud import CloudSimulator, default_world
+from sandbox.slack import SlackStandIn
 from storage.db import Database
+from tests.harness import BotUnderTest, running_bot
 
 PG_ENV = "TEST_DATABASE_URL"
 
@@ -77,3 +80,24 @@ def any_db(request: pytest.FixtureRequest) -> Database:
     name = "db" if request.param == "sqlite" else "pg_db"
     database: Database = request.getfixturevalue(name)
     return database
+
+
+@pytest.fixture
+def cloud() -> Iterator[CloudSimulator]:
+    """The sandbox cloud with its default world, on real HTTP."""
+    with CloudSimulator(default_world()) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackStandIn]:
+    """The Slack stand-in with its default workspace."""
+    with SlackStandIn() as stand_in:
+        yield stand_in
+
+
+@pytest.fixture
+def bot(db: Database, slack: SlackStandIn, cloud: CloudSimulator) -> Iterator[BotUnderTest]:
+    """The bot in HTTP mode on SQLite, talking to the sandbox cloud and the Slack stand-in."""
+    with running_bot(db, slack, cloud) as running:
+        yield running

@@ -1,0 +1,80 @@
+"""create_app(services, client) -> App: middleware injects the services; one error handler for the rest."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+from slack_bolt.context import BoltContext
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+import handlers
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+
+def _user_and_channel(body: dict[str, Any]) -> tuple[str | None, str | None]:
+    user = body.get("user_id") or (body.get("user") or {}).get("id")
+    channel = body.get("channel_id") or (body.get("channel") or {}).get("id")
+    return user, channel
+
+
+def create_app(
+    services: Services,
+    *,
+    client: WebClient,
+    signing_secret: str | None,
+    process_before_response: bool = False,
+) -> App:
+    """The Bolt app; `signing_secret=None` only for Socket Mode, where Slack does not sign payloads."""
+    app = App(
+        client=client,
+        signing_secret=signing_secret or "socket-mode-payloads-are-not-signed",
+        request_verification_enabled=signing_secret is not None,
+        token_verification_enabled=False,
+        process_before_response=process_before_response,
+        ignoring_self_events_enabled=True,
+    )
+
+    @app.middleware
+    def inject_services(context: BoltContext, next: Any) -> None:
+        context["services"] = services
+        next()
+
+    @app.error
+    def on_error(
+        error: Exception, body: dict[str, Any], client: WebClient, response: BoltResponse | None
+    ) -> Any:
+        ref = secrets.token_hex(4)
+        log.error(
+            "unhandled error ref=%s type=%s", ref, body.get("type") or body.get("command"), exc_info=error
+        )
+        user, channel = _user_and_channel(body)
+        text = (
+            f":warning: Something went wrong on our side (reference `{ref}`). Nothing was changed by "
+            "this click or command; try again, and if it keeps happening give the reference to whoever "
+            "runs the bot."
+        )
+        if user and channel:
+            try:
+                client.chat_postEphemeral(channel=channel, user=user, text=text)
+            except SlackApiError:
+                log.warning("could not tell the user about error ref=%s", ref)
+        if response is not None and response.status >= 500:
+            # Not yet acknowledged: answer 200 so Slack shows no generic failure on top of ours.
+            if "command" in body:
+                return BoltResponse(
+                    status=200,
+                    body=json.dumps({"response_type": "ephemeral", "text": text}),
+                    headers={"content-type": "application/json"},
+                )
+            return BoltResponse(status=200, body="")
+        return None
+
+    handlers.register(app)
+    return app

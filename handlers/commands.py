@@ -1,0 +1,77 @@
+"""`/smc`: one slash command; the first word picks the subcommand, unknown or empty input gets the usage."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from bot.services import Services
+from handlers.ids import SLASH_COMMAND, Subcommand
+from handlers.render.help import usage_blocks, usage_text
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One `/smc …` as a subcommand handler sees it; `rest` is the text after the subcommand."""
+
+    ack: Ack
+    command: dict[str, Any]
+    rest: str
+    client: WebClient
+    respond: Respond
+    services: Services
+
+    @property
+    def user_id(self) -> str:
+        return str(self.command.get("user_id", ""))
+
+    @property
+    def channel_id(self) -> str:
+        return str(self.command.get("channel_id", ""))
+
+    @property
+    def team_id(self) -> str:
+        return str(self.command.get("team_id", ""))
+
+
+CommandHandler = Callable[[Invocation], None]
+
+
+def split(text: str) -> tuple[str, str]:
+    """`"migrate s-1"` -> (`"migrate"`, `"s-1"`)."""
+    head, _, rest = text.strip().partition(" ")
+    return head.lower(), rest.strip()
+
+
+def show_help(call: Invocation) -> None:
+    call.ack(response_type="ephemeral", text=usage_text(), blocks=usage_blocks())
+
+
+def register(app: App, routes: dict[Subcommand, CommandHandler]) -> None:
+    """One listener for `/smc`; `routes` maps each delivered subcommand to its handler."""
+    table = {Subcommand.HELP: show_help, **routes}
+
+    def handle_smc(
+        ack: Ack, command: dict[str, Any], client: WebClient, respond: Respond, services: Services
+    ) -> None:
+        word, rest = split(str(command.get("text") or ""))
+        try:
+            sub = Subcommand(word)
+        except ValueError:
+            problem = f"`{SLASH_COMMAND} {word}` is not a command." if word else None
+            ack(response_type="ephemeral", text=usage_text(problem), blocks=usage_blocks(problem))
+            return
+        handler = table.get(sub)
+        if handler is None:
+            ack(response_type="ephemeral", text=f"`{SLASH_COMMAND} {sub.value}` is coming soon.")
+            return
+        handler(Invocation(ack, command, rest, client, respond, services))
+
+    app.command(SLASH_COMMAND)(handle_smc)

@@ -1,0 +1,182 @@
+"""Outbox delivery against the Slack stand-in: order per thread, 429 deferral, no duplicates after crashes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from slack_sdk import WebClient
+
+from bot.delivery import METADATA_EVENT, Delivery, OutboxItem, SlackMessage
+from sandbox.slack import MIGRATIONS_CHANNEL, SlackStandIn
+from storage import repository as repo
+from storage.db import Database
+from storage.enums import OutboxKind, OutboxState
+from storage.types import utcnow
+
+C = MIGRATIONS_CHANNEL
+
+
+def render(item: OutboxItem) -> SlackMessage:
+    return SlackMessage(text=str(item.payload["text"]), broadcast=bool(item.payload.get("broadcast")))
+
+
+@pytest.fixture
+def client(slack: SlackStandIn) -> WebClient:
+    # No RateLimitErrorRetryHandler: delivery defers on 429 itself instead of sleeping.
+    return WebClient(token=slack.bot_token, base_url=slack.api_url)
+
+
+@pytest.fixture
+def delivery(db: Database, client: WebClient) -> Iterator[Delivery]:
+    yield Delivery(db, client, render, owner="test", post_interval=0.0)
+
+
+def post(db: Database, key: str, text: str, *, thread: str | None = None, broadcast: bool = False) -> None:
+    with db.unit_of_work() as s:
+        payload = {"text": text, "broadcast": broadcast}
+        repo.enqueue(s, key, OutboxKind.SLACK_POST, payload, channel_id=C, thread_key=thread)
+
+
+def drain(delivery: Delivery, rounds: int = 10) -> None:
+    for _ in range(rounds):
+        delivery.run_once()
+
+
+def test_a_thread_reply_waits_for_its_parent_and_replies_keep_their_order(
+    db: Database, delivery: Delivery, slack: SlackStandIn
+) -> None:
+    post(db, "reply-1", "first reply", thread="parent")
+    post(db, "reply-2", "second reply", thread="parent")
+    assert delivery.run_once().sent == 0
+    post(db, "parent", "the summary")
+    drain(delivery)
+    (parent,) = slack.channel_messages(C)
+    assert parent.text == "the summary"
+    assert [r.text for r in parent.replies] == ["first reply", "second reply"]
+    with db.unit_of_work() as s:
+        item = repo.get_outbox(s, "parent")
+        assert item is not None and item.state is OutboxState.SENT and item.result_ts == parent.ts
+
+
+def test_an_update_edits_the_message_its_target_key_produced(
+    db: Database, delivery: Delivery, slack: SlackStandIn
+) -> None:
+    post(db, "summary", "v1")
+    drain(delivery)
+    with db.unit_of_work() as s:
+        repo.mark_dirty(
+            s, "summary:edit", OutboxKind.SLACK_UPDATE, {"text": "v2"}, channel_id=C, target_key="summary"
+        )
+    drain(delivery)
+    with db.unit_of_work() as s:
+        repo.mark_dirty(
+            s, "summary:edit", OutboxKind.SLACK_UPDATE, {"text": "v3"}, channel_id=C, target_key="summary"
+        )
+    drain(delivery)
+    (message,) = slack.channel_messages(C)
+    assert message.text == "v3"
+    assert len(slack.calls("chat.update")) == 2
+
+
+def test_a_429_defers_the_item_by_retry_after_without_sleeping_and_it_is_sent_once_later(
+    db: Database, delivery: Delivery, slack: SlackStandIn
+) -> None:
+    post(db, "summary", "hello")
+    slack.fail_next("chat.postMessage", status=429, retry_after=30)
+    stats = delivery.run_once()
+    assert (stats.sent, stats.rate_limited) == (0, 1)
+    with db.unit_of_work() as s:
+        item = repo.get_outbox(s, "summary")
+        assert item is not None and item.state is OutboxState.PENDING and item.attempts == 0
+        assert item.next_attempt_at > utcnow() + timedelta(seconds=25)
+    assert delivery.run_once().sent == 0  # not due yet
+    later = Delivery(
+        db,
+        WebClient(token=slack.bot_token, base_url=slack.api_url),
+        render,
+        owner="test",
+        clock=lambda: utcnow() + timedelta(seconds=31),
+        post_interval=0.0,
+    )
+    assert later.run_once().sent == 1
+    assert [m.text for m in slack.channel_messages(C)] == ["hello"]
+
+
+def test_a_post_whose_answer_was_lost_is_adopted_not_posted_twice(
+    db: Database, delivery: Delivery, slack: SlackStandIn
+) -> None:
+    post(db, "summary", "hello")
+    slack.fail_next("chat.postMessage", status=500, after_effect=True)
+    first = delivery.run_once()
+    assert first.sent == 0 and first.deferred == 1
+    retry = Delivery(
+        db,
+        WebClient(token=slack.bot_token, base_url=slack.api_url),
+        render,
+        owner="test",
+        clock=lambda: utcnow() + timedelta(seconds=10),
+        post_interval=0.0,
+    )
+    assert retry.run_once().adopted == 1
+    assert [m.text for m in slack.channel_messages(C)] == ["hello"]
+
+
+def test_an_item_abandoned_by_a_dead_process_after_posting_is_adopted(
+    db: Database, client: WebClient, slack: SlackStandIn
+) -> None:
+    post(db, "summary", "hello")
+    now = utcnow()
+    with db.unit_of_work() as s:
+        ((_row, abandoned),) = repo.claim_outbox(
+            s, owner="dead", now=now, lease=timedelta(seconds=5), kinds=repo.SLACK_KINDS, limit=10
+        )
+        assert not abandoned
+    # The dead process got as far as posting, then died before recording it.
+    client.chat_postMessage(
+        channel=C,
+        text="hello",
+        metadata={"event_type": METADATA_EVENT, "event_payload": {"outbox_key": "summary"}},
+    )
+    survivor = Delivery(
+        db, client, render, owner="alive", clock=lambda: now + timedelta(seconds=6), post_interval=0.0
+    )
+    assert survivor.run_once().adopted == 1
+    assert [m.text for m in slack.channel_messages(C)] == ["hello"]
+    with db.unit_of_work() as s:
+        item = repo.get_outbox(s, "summary")
+        assert item is not None and item.state is OutboxState.SENT
+
+
+def test_a_permanent_slack_error_parks_the_item_as_dead(
+    db: Database, delivery: Delivery, slack: SlackStandIn
+) -> None:
+    with db.unit_of_work() as s:
+        repo.enqueue(s, "lost", OutboxKind.SLACK_POST, {"text": "x"}, channel_id="C0NOSUCHCHANNEL")
+    assert delivery.run_once().dead == 1
+    with db.unit_of_work() as s:
+        item = repo.get_outbox(s, "lost")
+        assert item is not None and item.state is OutboxState.DEAD and item.last_error == "channel_not_found"
+
+
+def test_the_final_reply_is_broadcast_to_the_channel(
+    db: Database, delivery: Delivery, slack: SlackStandIn
+) -> None:
+    post(db, "summary", "summary")
+    post(db, "finished", "done!", thread="summary", broadcast=True)
+    drain(delivery)
+    (call,) = [c for c in slack.calls("chat.postMessage") if "done!" in str(c.params)]
+    assert str(call.params.get("reply_broadcast")).lower() == "true"
+
+
+def test_posts_in_one_channel_are_paced_to_one_per_second(
+    db: Database, client: WebClient, slack: SlackStandIn
+) -> None:
+    slack.enable_rate_limits(post_message_per_second=1.0, post_message_burst=1)
+    paced = Delivery(db, client, render, owner="test")  # default pacing: a little over 1 s
+    for n in range(3):
+        post(db, f"m{n}", f"message {n}")
+    stats = paced.run_once()
+    assert (stats.sent, stats.rate_limited) == (3, 0)
+    assert [m.text for m in slack.channel_messages(C)] == ["message 0", "message 1", "message 2"]

@@ -1,0 +1,95 @@
+"""The bot under test: real Bolt app in HTTP mode, served by uvicorn, against the sandbox cloud and Slack."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+from slack_sdk import WebClient
+
+from bot.app import create_app
+from bot.config import Settings
+from bot.http import create_http_app
+from bot.services import Services, cloud_gateway
+from sandbox.cloud import CloudSimulator
+from sandbox.slack import SlackDriver, SlackStandIn
+from storage.db import Database
+
+DEST_ACCESS_KEY_ID = "LTAI5tSandboxDest00001"
+DEST_ACCESS_KEY_SECRET = "sandbox-dest-secret-do-not-use-in-prod"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def settings_for(db: Database, slack: SlackStandIn, cloud: CloudSimulator | None, **extra: Any) -> Settings:
+    values: dict[str, Any] = {
+        "SLACK_BOT_TOKEN": slack.bot_token,
+        "SLACK_SIGNING_SECRET": slack.signing_secret,
+        "SLACK_API_URL": slack.api_url,
+        "DATABASE_URL": db.url,
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": DEST_ACCESS_KEY_ID,
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": DEST_ACCESS_KEY_SECRET,
+        "SMC_BOT_POLL_SECONDS": 5,
+    }
+    if cloud is not None:
+        values["SMC_BOT_CLOUD_ENDPOINT"] = cloud.url
+    values.update(extra)
+    return Settings.model_validate(values)
+
+
+@dataclass
+class BotUnderTest:
+    services: Services
+    slack: SlackStandIn
+    cloud: CloudSimulator
+    url: str
+    driver: SlackDriver
+
+
+class _Server(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # the test process owns the signals
+        return
+
+
+@contextmanager
+def serve_http(app: Any, port: int) -> Iterator[str]:
+    """Serve an ASGI app on 127.0.0.1:port in a thread until the block ends."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    server = _Server(config)
+    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@contextmanager
+def running_bot(db: Database, slack: SlackStandIn, cloud: CloudSimulator) -> Iterator[BotUnderTest]:
+    """The whole bot wired as `smc-bot serve` wires it in HTTP mode, on the given database."""
+    settings = settings_for(db, slack, cloud)
+    services = Services(settings=settings, db=db, cloud=cloud_gateway(settings))
+    client = WebClient(token=slack.bot_token, base_url=slack.api_url)
+    bolt = create_app(services, client=client, signing_secret=slack.signing_secret)
+    http = create_http_app(bolt, signing_secret=slack.signing_secret)
+    with serve_http(http, free_port()) as url:
+        yield BotUnderTest(
+            services=services, slack=slack, cloud=cloud, url=url, driver=SlackDriver(slack, url)
+        )
