@@ -56,12 +56,15 @@ def create_http_app(
         if len(raw) > MAX_BODY_BYTES:
             return PlainTextResponse("request body too large", status_code=413)
         headers = {k.lower(): v for k, v in request.headers.items()}
-        if not verifier.is_valid_request(raw, headers):
-            return PlainTextResponse("invalid signature or stale timestamp", status_code=401)
         try:
             body = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return PlainTextResponse("malformed request", status_code=400)
+        if not verifier.is_valid_request(body, headers):
+            return PlainTextResponse("invalid signature or stale timestamp", status_code=401)
+        try:
             bolt_request = BoltRequest(body=body, query=request.url.query, headers=dict(request.headers))
-        except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             log.info("malformed slack request rejected error=%s", type(exc).__name__)
             return PlainTextResponse("malformed request", status_code=400)
         try:

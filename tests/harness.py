@@ -16,6 +16,7 @@ from slack_sdk import WebClient
 from bot.app import create_app
 from bot.config import Settings
 from bot.http import create_http_app
+from bot.runtime import Runtime, build_runtime
 from bot.services import Services, cloud_gateway
 from sandbox.cloud import CloudSimulator
 from sandbox.slack import SlackDriver, SlackStandIn
@@ -51,10 +52,18 @@ def settings_for(db: Database, slack: SlackStandIn, cloud: CloudSimulator | None
 @dataclass
 class BotUnderTest:
     services: Services
+    runtime: Runtime
     slack: SlackStandIn
     cloud: CloudSimulator
     url: str
     driver: SlackDriver
+
+    def settle(self, rounds: int = 20) -> None:
+        """Run delivery and work until nothing is left to do now (deterministic, no sleeping)."""
+        for _ in range(rounds):
+            busy = self.runtime.worker.run_once() + self.runtime.delivery.run_once().sent
+            if not busy:
+                return
 
 
 class _Server(uvicorn.Server):
@@ -82,14 +91,29 @@ def serve_http(app: Any, port: int) -> Iterator[str]:
 
 
 @contextmanager
-def running_bot(db: Database, slack: SlackStandIn, cloud: CloudSimulator) -> Iterator[BotUnderTest]:
-    """The whole bot wired as `smc-bot serve` wires it in HTTP mode, on the given database."""
+def running_bot(
+    db: Database, slack: SlackStandIn, cloud: CloudSimulator, *, background: bool = False
+) -> Iterator[BotUnderTest]:
+    """The whole bot wired as `smc-bot serve` wires it in HTTP mode, on the given database.
+
+    With `background=False` the delivery and worker threads are not started: tests call `settle()` to
+    run them to quiescence, which keeps them deterministic.
+    """
     settings = settings_for(db, slack, cloud)
     services = Services(settings=settings, db=db, cloud=cloud_gateway(settings))
     client = WebClient(token=slack.bot_token, base_url=slack.api_url)
+    delivery_client = WebClient(token=slack.bot_token, base_url=slack.api_url)
+    runtime = build_runtime(services, delivery_client, post_interval=0.0)
     bolt = create_app(services, client=client, signing_secret=slack.signing_secret)
     http = create_http_app(bolt, signing_secret=slack.signing_secret)
-    with serve_http(http, free_port()) as url:
-        yield BotUnderTest(
-            services=services, slack=slack, cloud=cloud, url=url, driver=SlackDriver(slack, url)
-        )
+    if background:
+        runtime.start()
+    try:
+        with serve_http(http, free_port()) as url:
+            driver = SlackDriver(slack, url)
+            yield BotUnderTest(
+                services=services, runtime=runtime, slack=slack, cloud=cloud, url=url, driver=driver
+            )
+    finally:
+        if background:
+            runtime.stop()

@@ -29,3 +29,11 @@ def test_a_bad_signature_is_refused_with_401_and_nothing_happens(bot: BotUnderTe
     stale = bot.driver.signed_headers(body, timestamp=1_000_000_000)
     assert bot.driver.post_raw(body, stale).status == 401
     assert bot.slack.calls() == []
+
+
+def test_signed_but_malformed_bodies_get_a_4xx_never_a_5xx(bot: BotUnderTest) -> None:
+    for body in (b"payload=%7Bnot-json", b"payload=%FF%FE", b"\xff\xfe\x00garbage", b"payload=[1,2]"):
+        result = bot.driver.post_raw(body, bot.driver.signed_headers(body))
+        assert 400 <= result.status < 500, (body, result.status)
+    follow_up = bot.driver.slash_command(REQUESTER, MIGRATIONS_CHANNEL, text="help")
+    assert follow_up.acked_in_time
