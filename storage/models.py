@@ -141,8 +141,12 @@ class SmcJob(SQLModel, table=True):
     image_id: str | None = Field(default=None, max_length=64)
     target_instance_id: str | None = Field(default=None, max_length=64)
     runs_seen: int = 0
+    incremental: bool = False
     total_bytes: int | None = Field(default=None, sa_type=BigInteger)
+    speed_bps: float | None = None
     avg_speed_bps: float | None = None
+    snapshot: JSONDict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    """bot.domain.progress.JobSnapshot.to_dict(): the diff's memory (cycles, peaks, events already seen)."""
     event_seq: int = 0
     started_at: datetime | None = _when()
     finished_at: datetime | None = _when()
