@@ -48,7 +48,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _simulate(args: argparse.Namespace, settings: Settings) -> int:
-    return _not_available("simulate", "issue [B]")(args, settings)
+    from sandbox.cloud.cli import main as simulate
+
+    argv = ["--host", args.host, "--port", str(args.port), "--time-scale", str(args.time_scale)]
+    if args.world:
+        argv += ["--world", args.world]
+    return simulate(argv)
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:

@@ -112,3 +112,38 @@ def test_require_names_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SLACK_SIGNING_SECRET", raising=False)
     with pytest.raises(ConfigError, match=r"SLACK_SIGNING_SECRET is not set: copy the Signing Secret"):
         load_settings().require("SLACK_SIGNING_SECRET")
+
+
+def test_simulate_starts_the_sandbox_cloud_and_prints_what_a_user_needs(tmp_path: Path) -> None:
+    import signal
+    import time
+    import urllib.request
+
+    from tests.harness import free_port
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "simulate", "--port", str(port), "--time-scale", "60"],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_sandbox/health", timeout=1) as r:
+                    assert r.status == 200
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "the simulator did not come up"
+                time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0
+    assert f"http://127.0.0.1:{port}" in out
+    assert "SMC_BOT_CLOUD_ENDPOINT" in out and "LTAI5tSandboxDest00001" in out
+    assert "acs:ram::2000000000000002:role/ram-role-smc" in out
