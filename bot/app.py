@@ -19,9 +19,15 @@ log = logging.getLogger(__name__)
 
 
 def _user_and_channel(body: dict[str, Any]) -> tuple[str | None, str | None]:
-    user = body.get("user_id") or (body.get("user") or {}).get("id")
-    channel = body.get("channel_id") or (body.get("channel") or {}).get("id")
-    return user, channel
+    """Who to tell about an error; any odd shape in the payload just means nobody can be told."""
+
+    def field(flat: str, nested: str) -> str | None:
+        value = body.get(flat)
+        if not value and isinstance(body.get(nested), dict):
+            value = body[nested].get("id")
+        return value if isinstance(value, str) and value else None
+
+    return field("user_id", "user"), field("channel_id", "channel")
 
 
 def create_app(

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from bot.import_script import check_script_file
 
 DEFAULT_DATABASE_URL = "sqlite:///./smc-bot.db"
 
@@ -47,6 +50,12 @@ class Settings(BaseSettings):
     port: int = Field(default=3000, ge=1, le=65535, validation_alias="PORT")
     log_level: LogLevel = Field(default=LogLevel.INFO, validation_alias="SMC_BOT_LOG_LEVEL")
     log_format: LogFormat = Field(default=LogFormat.TEXT, validation_alias="SMC_BOT_LOG_FORMAT")
+    import_poll_seconds: int = Field(default=20, ge=1, le=300, validation_alias="SMC_BOT_IMPORT_POLL_SECONDS")
+    import_timeout_minutes: int = Field(
+        default=15, ge=1, le=240, validation_alias="SMC_BOT_IMPORT_TIMEOUT_MINUTES"
+    )
+    import_script_linux: Path | None = Field(default=None, validation_alias="SMC_BOT_IMPORT_SCRIPT_LINUX")
+    import_script_windows: Path | None = Field(default=None, validation_alias="SMC_BOT_IMPORT_SCRIPT_WINDOWS")
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -71,6 +80,14 @@ class Settings(BaseSettings):
             raise ValueError("is not a database URL") from exc
         if url.get_backend_name() not in {"sqlite", "postgresql"}:
             raise ValueError(f"uses the unsupported backend {url.get_backend_name()!r}")
+        return value
+
+    @field_validator("import_script_linux", "import_script_windows")
+    @classmethod
+    def _usable_script(cls, value: Path | None) -> Path | None:
+        problem = check_script_file(value) if value is not None else None
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @field_validator("log_level", mode="before")
@@ -113,6 +130,10 @@ class Settings(BaseSettings):
             ("PORT", str(self.port)),
             ("SMC_BOT_LOG_LEVEL", self.log_level.value),
             ("SMC_BOT_LOG_FORMAT", self.log_format.value),
+            ("SMC_BOT_IMPORT_POLL_SECONDS", str(self.import_poll_seconds)),
+            ("SMC_BOT_IMPORT_TIMEOUT_MINUTES", str(self.import_timeout_minutes)),
+            ("SMC_BOT_IMPORT_SCRIPT_LINUX", str(self.import_script_linux or "built-in")),
+            ("SMC_BOT_IMPORT_SCRIPT_WINDOWS", str(self.import_script_windows or "built-in")),
         ]
 
 
@@ -129,6 +150,16 @@ _FIXES: Mapping[str, str] = {
     "PORT": "set a TCP port between 1 and 65535 (default 3000)",
     "SMC_BOT_LOG_LEVEL": "use DEBUG, INFO, WARNING or ERROR",
     "SMC_BOT_LOG_FORMAT": "use text or json",
+    "SMC_BOT_IMPORT_POLL_SECONDS": "set a whole number of seconds between 1 and 300 (default 20)",
+    "SMC_BOT_IMPORT_TIMEOUT_MINUTES": "set a whole number of minutes between 1 and 240 (default 15)",
+    "SMC_BOT_IMPORT_SCRIPT_LINUX": (
+        "point it at a readable shell script that uses {{accessTokenId}} and {{accessTokenCode}} "
+        "(start from bot/scripts/import_linux.sh), or unset it for the built-in one"
+    ),
+    "SMC_BOT_IMPORT_SCRIPT_WINDOWS": (
+        "point it at a readable PowerShell script that uses {{accessTokenId}} and {{accessTokenCode}} "
+        "(start from bot/scripts/import_windows.ps1), or unset it for the built-in one"
+    ),
 }
 
 

@@ -40,6 +40,64 @@ def _kind(body: str) -> str:
     return "options" if "action_id" in body else "other"
 
 
+_OBJECTS = ("user", "team", "channel", "view", "container", "message", "enterprise", "event", "state")
+_TEXTS = (
+    "type",
+    "command",
+    "text",
+    "user_id",
+    "channel_id",
+    "team_id",
+    "trigger_id",
+    "response_url",
+    "callback_id",
+    "action_id",
+    "block_id",
+    "value",
+)
+_VIEW_TEXTS = ("id", "type", "callback_id", "hash", "private_metadata", "external_id")
+
+
+def slack_shaped(body: object) -> bool:
+    """Whether a signed body has Slack's shape where Bolt relies on it (objects, lists, strings).
+
+    Slack never sends anything else; Bolt's routing and logging index into these fields without checks,
+    so a body of another shape is refused here with a 400 instead of failing inside the framework.
+    """
+    if not isinstance(body, dict):
+        return False
+    if any(body.get(k) is not None and not isinstance(body[k], dict) for k in _OBJECTS):
+        return False
+    if any(body.get(k) is not None and not isinstance(body[k], str) for k in _TEXTS):
+        return False
+    actions = body.get("actions")
+    if actions is not None and not (
+        isinstance(actions, list)
+        and all(isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions)
+    ):
+        return False
+    if body.get("type") == "block_actions" and not actions:
+        return False
+    view = body.get("view")
+    if "view" in body and not isinstance(view, dict):
+        return False
+    if isinstance(view, dict):
+        if any(view.get(k) is not None and not isinstance(view[k], str) for k in _VIEW_TEXTS):
+            return False
+        state = view.get("state")
+        if state is not None and not (isinstance(state, dict) and isinstance(state.get("values", {}), dict)):
+            return False
+    return True
+
+
+def _verified(verifier: SignatureVerifier, body: str, headers: Mapping[str, str]) -> bool:
+    """The SDK's check, with a timestamp that is not a number counting as unsigned (it raises otherwise)."""
+    try:
+        return verifier.is_valid_request(body, headers)
+    except (ValueError, TypeError, OverflowError):
+        return False
+
+
 def create_http_app(
     bolt: App,
     *,
@@ -59,13 +117,17 @@ def create_http_app(
         try:
             body = raw.decode("utf-8")
         except UnicodeDecodeError:
-            return PlainTextResponse("malformed request", status_code=400)
-        if not verifier.is_valid_request(body, headers):
+            # Slack signs UTF-8 text; bytes that are not UTF-8 cannot carry a valid signature.
+            return PlainTextResponse("invalid signature or stale timestamp", status_code=401)
+        if not _verified(verifier, body, headers):
             return PlainTextResponse("invalid signature or stale timestamp", status_code=401)
         try:
             bolt_request = BoltRequest(body=body, query=request.url.query, headers=dict(request.headers))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             log.info("malformed slack request rejected error=%s", type(exc).__name__)
+            return PlainTextResponse("malformed request", status_code=400)
+        if not slack_shaped(bolt_request.body):
+            log.info("malformed slack request rejected error=shape")
             return PlainTextResponse("malformed request", status_code=400)
         try:
             bolt_response: BoltResponse = await run_in_threadpool(bolt.dispatch, bolt_request)

@@ -1,29 +1,43 @@
-"""The background parts of one bot process: outbox delivery and the work-intent worker."""
+"""The background parts of one bot process: outbox delivery, the work-intent worker, and the poller."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from slack_sdk import WebClient
 
 from bot.delivery import Delivery
+from bot.domain.housekeeping import Housekeeper
+from bot.domain.tracking import JobTracker, TrackingPolicy
+from bot.pacing import TIER_3_INTERVAL, paced
+from bot.poller import Poller
 from bot.services import Services
-from bot.tasks import all_tasks
+from bot.tasks import all_tasks, periodic_jobs
 from bot.worker import Worker
 from handlers.notify import renderer
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class Runtime:
     delivery: Delivery
     worker: Worker
+    poller: Poller | None = None
+    """The scheduler: poll ticks, job housekeeping, and `bot.tasks.periodic_jobs` (approval reminders)."""
 
     def start(self) -> None:
         self.delivery.start()
         self.worker.start()
+        if self.poller is not None:
+            self.poller.start()
 
     def stop(self) -> None:
-        """Stop taking work, finish what is in hand; leases left behind expire for other replicas."""
+        """Stop taking work, finish what is in hand, give job leases back; the rest expire for replicas."""
+        if self.poller is not None:
+            self.poller.stop()
         self.worker.stop()
         self.delivery.stop()
 
@@ -32,17 +46,56 @@ class Runtime:
         self.worker.kick()
 
 
-def build_runtime(services: Services, delivery_client: WebClient, *, post_interval: float = 1.05) -> Runtime:
-    """Wire delivery and worker to `services`; `services.kick` then wakes both after a write."""
+def build_runtime(
+    services: Services,
+    delivery_client: WebClient,
+    *,
+    post_interval: float = 1.05,
+    update_interval: float = TIER_3_INTERVAL,
+    delivery_workers: int = 32,
+) -> Runtime:
+    """Wire delivery, worker and poller to `services`; `services.kick` then wakes delivery after a write.
+
+    `post_interval` paces chat.postMessage per channel, `update_interval` chat.update (and the history
+    lookups of crash adoption) per workspace: 0 turns pacing off (tests against an unlimited stand-in).
+    `delivery_workers` channels are delivered in parallel (each waits out its own 1 s pacing).
+    """
+    client = paced(
+        delivery_client,
+        {
+            "chat.update": update_interval,
+            "conversations.history": update_interval,
+            "conversations.replies": update_interval,
+        },
+    )
     delivery = Delivery(
         services.db,
-        delivery_client,
+        client,
         renderer(services),
         owner=services.owner,
         clock=services.clock,
         post_interval=post_interval,
+        workers=delivery_workers,
     )
     worker = Worker(services.db, all_tasks(services), owner=services.owner, clock=services.clock)
     runtime = Runtime(delivery=delivery, worker=worker)
     services.kick = runtime.kick
+    interval = timedelta(seconds=services.settings.poll_seconds)
+    tracker = JobTracker(
+        services.db,
+        services.cloud,
+        owner=services.owner,
+        clock=services.clock,
+        policy=TrackingPolicy(
+            poll_interval=interval,
+            lease=max(timedelta(minutes=2), 4 * interval),
+            summary_spacing=timedelta(seconds=update_interval),
+            summary_in_flight_delay=interval,
+        ),
+        kick=runtime.kick,
+    )
+    housekeeper = Housekeeper(services.db, clock=services.clock, kick=runtime.kick)
+    runtime.poller = Poller(
+        tracker, interval=interval, housekeeper=housekeeper, periodic=periodic_jobs(services)
+    )
     return runtime

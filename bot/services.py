@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.cloud.ports import CloudGateway, Secret
 from bot.config import Settings
+from bot.domain.approvals import ApprovalService
+from bot.domain.audit import AuditService
+from bot.domain.catalog import Catalog
+from bot.domain.channel_config import ConfigService
+from bot.domain.directory import Directory, UnwiredDirectory
+from bot.domain.execution import ExecutionService
+from bot.domain.import_retry import ImportRetryService
+from bot.domain.import_runner import ImportRunner, ImportSettings
+from bot.domain.imports import ImportService
+from bot.domain.job_actions import JobActionService
+from bot.domain.listing import ListingService
+from bot.domain.requests import RequestService
+from bot.domain.source_catalog import SourceCatalog
+from bot.domain.templates import TemplateService
+from bot.domain.verify import VerifyService
+from bot.import_script import InstallScripts
 from storage.db import Database
 from storage.types import utcnow
 
@@ -19,6 +38,42 @@ Clock = Callable[[], datetime]
 def instance_name() -> str:
     """Who holds a lease: host and pid, unique across replicas and restarts."""
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Background:
+    """Runs what a listener does after its ack on daemon threads, and lets tests and shutdown wait for it."""
+
+    def __init__(self) -> None:
+        self._idle = threading.Condition()
+        self._running = 0
+
+    def run(self, work: Callable[[], None], *, name: str = "after-ack") -> None:
+        """Start `work` now on its own thread; an exception is logged, never raised to the caller."""
+        with self._idle:
+            self._running += 1
+
+        def target() -> None:
+            try:
+                work()
+            except Exception:
+                logging.getLogger(__name__).exception("background work failed name=%s", name)
+            finally:
+                with self._idle:
+                    self._running -= 1
+                    self._idle.notify_all()
+
+        threading.Thread(target=target, name=name, daemon=True).start()
+
+    def drain(self, timeout_s: float = 30.0) -> bool:
+        """Wait until nothing runs; False if something still does after `timeout_s`."""
+        deadline = time.monotonic() + timeout_s
+        with self._idle:
+            while self._running:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._idle.wait(remaining)
+            return True
 
 
 @dataclass
@@ -32,6 +87,91 @@ class Services:
     owner: str = field(default_factory=instance_name)
     kick: Callable[[], None] = lambda: None
     """Wake the outbox delivery after a unit of work recorded something to send."""
+    background: Background = field(default_factory=Background)
+    """Work a listener continues after its ack (views.update, slow lookups); tests drain it."""
+    directory: Directory = field(default_factory=UnwiredDirectory)
+    """Slack user groups and admin flags; the composition root sets `bot.slack_directory.SlackDirectory`."""
+    audit: AuditService = field(init=False)
+    """Append-only audit trail helpers and the CSV export."""
+    channel_config: ConfigService = field(init=False)
+    """`/smc config`: per-channel approval policy and defaults."""
+    approvals: ApprovalService = field(init=False)
+    """Approval rounds, votes, expiry (the executor builds on `open_round` / `still_approved`)."""
+    catalog: Catalog = field(init=False)
+    """Destination-account option lists and validation facts, cached (the migration wizard)."""
+    requests: RequestService = field(init=False)
+    """Migration requests: submit, edit, read models."""
+    source_catalog: SourceCatalog = field(init=False)
+    """Source-account regions, instances and role access for the import modal, answered by a deadline."""
+    imports: ImportService = field(init=False)
+    """Import batches: validate and record (the runner executes them)."""
+    import_runner: ImportRunner = field(init=False)
+    """The `import` WORK task: Cloud Assistant installs the SMC client, then it polls until online."""
+    import_retries: ImportRetryService = field(init=False)
+    """Retry import (who may; a new run for the failed instances) and the failure details of a batch."""
+    templates: TemplateService = field(init=False)
+    """Saved parameter presets per workspace."""
+    listing: ListingService = field(init=False)
+    """`/smc list` and `/smc status` lookups."""
+    verification: VerifyService = field(init=False)
+    """Verify: launch an instance from the migrated image, check it, release it (the `verify` task)."""
+    execution: ExecutionService = field(init=False)
+    """The `execute` task: drill, CreateReplicationJob (ClientToken = request id), start."""
+    job_actions: JobActionService = field(init=False)
+    """Buttons on a migration: pause, resume, retry, modify, cut over, cancel, gated rounds, withdraw."""
+
+    def __post_init__(self) -> None:
+        self.audit = AuditService(self.db, clock=self._now, kick=self._wake)
+        self.channel_config = ConfigService(
+            self.db, self._directory, audit=self.audit, clock=self._now, kick=self._wake
+        )
+        self.approvals = ApprovalService(
+            self.db, self._directory, audit=self.audit, clock=self._now, kick=self._wake
+        )
+        self.catalog = Catalog(self.cloud)
+        # Late-bound: the runtime replaces `kick` (and a test may replace `clock`) after construction.
+        self.requests = RequestService(self.db, clock=self._now, kick=self._wake, approvals=self.approvals)
+        self.source_catalog = SourceCatalog(self.cloud)
+        self.imports = ImportService(self.db, self.source_catalog, kick=self._wake)
+        self.import_runner = ImportRunner(
+            self.db,
+            self.cloud,
+            InstallScripts.load(
+                linux=self.settings.import_script_linux, windows=self.settings.import_script_windows
+            ),
+            ImportSettings(
+                poll_interval=timedelta(seconds=self.settings.import_poll_seconds),
+                timeout=timedelta(minutes=self.settings.import_timeout_minutes),
+            ),
+            clock=self._now,
+            kick=self._wake,
+        )
+        self.import_retries = ImportRetryService(
+            self.db, roles=self.channel_config, directory=self._directory, kick=self._wake
+        )
+        self.templates = TemplateService(self.db)
+        self.listing = ListingService(self.requests, self.imports)
+        self.verification = VerifyService(self.db, self.cloud, clock=self._now, kick=self._wake)
+        self.execution = ExecutionService(
+            self.db,
+            self.cloud,
+            lambda: self.approvals,
+            clock=self._now,
+            kick=self._wake,
+            verify=self.verification.begin,
+        )
+        self.job_actions = JobActionService(
+            self.db, self.cloud, lambda: self.approvals, self._directory, clock=self._now, kick=self._wake
+        )
+
+    def _now(self) -> datetime:
+        return self.clock()
+
+    def _directory(self) -> Directory:
+        return self.directory
+
+    def _wake(self) -> None:
+        self.kick()
 
 
 def cloud_gateway(settings: Settings) -> CloudGateway:

@@ -7,9 +7,36 @@ from slack_bolt import App
 
 def register(app: App) -> None:
     """Attach every listener of the Slack surface to `app`."""
-    from handlers import commands
+    from handlers import (
+        approval,
+        audit,
+        commands,
+        config,
+        import_actions,
+        imports,
+        jobs,
+        listing,
+        migrate,
+        templates,
+    )
     from handlers.commands import CommandHandler
     from handlers.ids import Subcommand
 
-    routes: dict[Subcommand, CommandHandler] = {}
+    routes: dict[Subcommand, CommandHandler] = {
+        Subcommand.IMPORT: imports.open_import_modal,
+        Subcommand.MIGRATE: migrate.open_migrate_modal,
+        Subcommand.LIST: listing.handle_list,
+        Subcommand.STATUS: listing.handle_status,
+        Subcommand.TEMPLATE: templates.handle_template,
+        Subcommand.APPROVALS: approval.handle_approvals,
+        Subcommand.CONFIG: config.handle_config,
+        Subcommand.AUDIT: audit.handle_audit,
+    }
     commands.register(app, routes)
+    imports.register(app)
+    import_actions.register(app)
+    migrate.register(app)
+    audit.register(app)
+    approval.register(app)
+    config.register(app)
+    jobs.register(app)

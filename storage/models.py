@@ -153,6 +153,8 @@ class SmcJob(SQLModel, table=True):
     status_since: datetime | None = _when()
     last_polled_at: datetime | None = _when()
     next_poll_at: datetime | None = _when()
+    valid_time: datetime | None = _when()
+    """SMC's `ValidTime`: the job expires then (housekeeping nudges before it does)."""
     lease_owner: str | None = Field(default=None, max_length=128)
     lease_expires_at: datetime | None = _when()
     created_at: datetime = _created()
@@ -163,7 +165,12 @@ class Outbox(SQLModel, table=True):
     """Intent recorded with the state change that caused it; delivered later, at most once per key."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "state", "next_attempt_at"),
+        # claim_outbox's per-thread order and per-channel lease checks, with thousands of items pending.
+        Index("ix_outbox_thread", "thread_key", "state"),
+        Index("ix_outbox_channel_lease", "channel_id", "lease_owner"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(sa_column=Column(String(200), unique=True, nullable=False))

@@ -15,9 +15,11 @@ from slack_sdk import WebClient
 
 from bot.app import create_app
 from bot.config import Settings
+from bot.domain.tracking import TickReport
 from bot.http import create_http_app
 from bot.runtime import Runtime, build_runtime
-from bot.services import Services, cloud_gateway
+from bot.services import Clock, Services, cloud_gateway
+from bot.slack_directory import SlackDirectory
 from sandbox.cloud import CloudSimulator
 from sandbox.slack import SlackDriver, SlackStandIn
 from storage.db import Database
@@ -58,9 +60,27 @@ class BotUnderTest:
     url: str
     driver: SlackDriver
 
+    def wait_for_background(self, timeout_s: float = 30.0) -> None:
+        """Let the work listeners continue after their acks (and the fetches they started) finish."""
+        for _ in range(10):
+            done = (
+                self.services.background.drain(timeout_s)
+                and self.services.catalog.drain(timeout_s)
+                and self.services.source_catalog.drain(timeout_s)
+            )
+            if done and self.services.background.drain(0):
+                return
+        raise AssertionError("background work did not finish")
+
+    def poll(self) -> TickReport:
+        """One poll tick now (deterministic; the scheduler is not started unless `background`)."""
+        assert self.runtime.poller is not None
+        return self.runtime.poller.tracker.tick()
+
     def settle(self, rounds: int = 20) -> None:
         """Run delivery and work until nothing is left to do now (deterministic, no sleeping)."""
         for _ in range(rounds):
+            self.wait_for_background()
             busy = self.runtime.worker.run_once() + self.runtime.delivery.run_once().sent
             if not busy:
                 return
@@ -92,19 +112,36 @@ def serve_http(app: Any, port: int) -> Iterator[str]:
 
 @contextmanager
 def running_bot(
-    db: Database, slack: SlackStandIn, cloud: CloudSimulator, *, background: bool = False
+    db: Database,
+    slack: SlackStandIn,
+    cloud: CloudSimulator,
+    *,
+    background: bool = False,
+    clock: Clock | None = None,
+    process_before_response: bool = False,
 ) -> Iterator[BotUnderTest]:
     """The whole bot wired as `smc-bot serve` wires it in HTTP mode, on the given database.
 
     With `background=False` the delivery and worker threads are not started: tests call `settle()` to
-    run them to quiescence, which keeps them deterministic.
+    run them to quiescence, which keeps them deterministic. `clock` replaces the bot's clock everywhere;
+    `process_before_response=True` answers each Slack request only after its listener finished.
     """
     settings = settings_for(db, slack, cloud)
     services = Services(settings=settings, db=db, cloud=cloud_gateway(settings))
+    if clock is not None:
+        services.clock = clock
     client = WebClient(token=slack.bot_token, base_url=slack.api_url)
+    services.directory = SlackDirectory(
+        WebClient(token=slack.bot_token, base_url=slack.api_url), clock=services.clock
+    )
     delivery_client = WebClient(token=slack.bot_token, base_url=slack.api_url)
-    runtime = build_runtime(services, delivery_client, post_interval=0.0)
-    bolt = create_app(services, client=client, signing_secret=slack.signing_secret)
+    runtime = build_runtime(services, delivery_client, post_interval=0.0, update_interval=0.0)
+    bolt = create_app(
+        services,
+        client=client,
+        signing_secret=slack.signing_secret,
+        process_before_response=process_before_response,
+    )
     http = create_http_app(bolt, signing_secret=slack.signing_secret)
     if background:
         runtime.start()

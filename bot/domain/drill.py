@@ -379,9 +379,9 @@ def estimate_transfer(params: MigrationParams, facts: DrillFacts) -> DrillEstima
 
 
 def _used_bytes(disk: DiskFacts) -> int:
-    if disk.partitions:
-        return sum(p.used_bytes for p in disk.partitions)
-    return round(disk.used_gib * GIB)
+    # SMC reports no used space per partition (sources give 0 there); the disk's figure then counts.
+    by_partition = sum(p.used_bytes for p in disk.partitions)
+    return by_partition if by_partition > 0 else round(disk.used_gib * GIB)
 
 
 # -- checks ---------------------------------------------------------------------------------------

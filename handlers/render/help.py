@@ -9,7 +9,11 @@ from handlers.ids import SLASH_COMMAND, Subcommand
 USAGE: tuple[tuple[Subcommand, str, str], ...] = (
     (Subcommand.IMPORT, "", "import source servers (same or cross-account) into SMC"),
     (Subcommand.MIGRATE, "[s-…]", "start a migration (the source is preselected when given)"),
-    (Subcommand.LIST, "[mine|active|all]", "requests and jobs with state and progress"),
+    (
+        Subcommand.LIST,
+        "[mine|active|all]",
+        "this channel's requests with state and progress (default: active)",
+    ),
     (Subcommand.STATUS, "<request-id or j-…>", "one request's summary and a link to its thread"),
     (Subcommand.APPROVALS, "", "what waits for your decision"),
     (Subcommand.CONFIG, "", "approvers, quorum, expiry and defaults for this channel (admins)"),

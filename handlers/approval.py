@@ -1,0 +1,156 @@
+"""Approve / Reject on the approval card, the reject-reason modal, "Show the request", `/smc approvals`.
+
+The voter is always `body["user"]["id"]` of the signed payload; the button value only says which round
+and parameter hash the click is about, and the engine checks both.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.domain.approvals import RoundRef, VoteResult
+from bot.domain.errors import DomainError
+from bot.domain.workflow import UserAction
+from bot.services import Services
+from handlers.commands import Invocation
+from handlers.ids import SUMMARY_ACTION_IDS, ActionId, BlockId, CallbackId
+from handlers.migrate import open_edit_wizard
+from handlers.render import approval as render
+from storage.enums import VoteDecision
+
+log = logging.getLogger(__name__)
+
+Json = Mapping[str, Any]
+
+
+def _dict(value: object) -> Json:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _user(body: Json) -> str | None:
+    user = _dict(body.get("user")).get("id")
+    return user if isinstance(user, str) and user else None
+
+
+def _channel(body: Json) -> str | None:
+    channel = _dict(body.get("channel")).get("id") or _dict(body.get("container")).get("channel_id")
+    return channel if isinstance(channel, str) and channel else None
+
+
+def _tell(client: WebClient, body: Json, user: str, result: VoteResult) -> None:
+    """Only when the engine could not queue the reply itself (an unknown request has no channel)."""
+    channel = _channel(body)
+    if result.notified or channel is None:
+        return
+    try:
+        client.chat_postEphemeral(channel=channel, user=user, text=f":no_entry_sign: {result.message}")
+    except SlackApiError as exc:
+        log.warning("could not tell a voter why nothing happened error=%s", exc.response.get("error"))
+
+
+def on_approve(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, services: Services
+) -> None:
+    ack()
+    voter, ref = _user(body), RoundRef.decode(str(action.get("value") or ""))
+    if voter is None or ref is None:
+        log.warning("approve click without a voter or a round reference")
+        return
+    result = services.approvals.vote(
+        ref.request_id,
+        ref.round,
+        ref.params_hash,
+        voter=voter,
+        decision=VoteDecision.APPROVE,
+        click_id=str(action.get("action_ts") or "") or None,
+    )
+    _tell(client, body, voter, result)
+
+
+def on_reject(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, services: Services
+) -> None:
+    """A refusal is answered at once; an eligible approver gets the reason modal (trigger_id lives 3 s)."""
+    ack()
+    voter, ref = _user(body), RoundRef.decode(str(action.get("value") or ""))
+    if voter is None or ref is None:
+        log.warning("reject click without a voter or a round reference")
+        return
+    check = services.approvals.check_voter(
+        ref.request_id, ref.round, ref.params_hash, voter=voter, click_id=str(action.get("action_ts") or "")
+    )
+    if not check.accepted:
+        _tell(client, body, voter, check)
+        return
+    client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=render.reject_modal(ref))
+
+
+def on_reject_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], services: Services) -> None:
+    ack()
+    voter, ref = _user(body), RoundRef.decode(str(view.get("private_metadata") or ""))
+    if voter is None or ref is None:
+        log.warning("reject submission without a voter or a round reference")
+        return
+    values = _dict(_dict(view.get("state")).get("values"))
+    entry = _dict(_dict(values.get(BlockId.REJECT_REASON.value)).get(BlockId.REJECT_REASON.value))
+    reason = entry.get("value")
+    services.approvals.vote(
+        ref.request_id,
+        ref.round,
+        ref.params_hash,
+        voter=voter,
+        decision=VoteDecision.REJECT,
+        reason=reason if isinstance(reason, str) else None,
+        click_id=str(view.get("id") or "") or None,
+    )
+
+
+def on_show_request(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, services: Services
+) -> None:
+    """The card keeps the exact API request collapsed; this opens it."""
+    ack()
+    ref = RoundRef.decode(str(action.get("value") or ""))
+    card = services.approvals.card(ref.request_id, ref.round) if ref is not None else None
+    if card is None:
+        return
+    client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=render.request_modal(card))
+
+
+def on_edit(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, services: Services
+) -> None:
+    """The summary's Edit: the migration wizard pre-filled; its submission opens the next approval round."""
+    ack()
+    user, request_id = _user(body), str(action.get("value") or "")
+    if user is None or not request_id:
+        return
+    try:
+        request = services.approvals.edit_target(request_id, editor=user)
+    except DomainError as exc:
+        channel = _channel(body)
+        if channel is not None:
+            client.chat_postEphemeral(channel=channel, user=user, text=f":no_entry_sign: {exc.message}")
+        return
+    open_edit_wizard(services, client, str(body.get("trigger_id") or ""), user_id=user, request=request)
+
+
+def handle_approvals(call: Invocation) -> None:
+    """`/smc approvals`: what waits for my decision, only I see it."""
+    call.ack()
+    text, blocks = render.waiting_message(call.services.approvals.waiting_for(call.user_id))
+    call.respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+
+
+def register(app: App) -> None:
+    app.action(ActionId.APPROVE.value)(on_approve)
+    app.action(ActionId.REJECT.value)(on_reject)
+    app.action(ActionId.SHOW_REQUEST.value)(on_show_request)
+    app.view(CallbackId.REJECT_REASON.value)(on_reject_submitted)
+    app.action(SUMMARY_ACTION_IDS[UserAction.EDIT].value)(on_edit)
