@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.logging_setup import configure_logging
@@ -12,7 +13,6 @@ from storage.db import Database, DatabaseError
 
 EXIT_USAGE = 2
 EXIT_CONFIG = 3
-EXIT_UNAVAILABLE = 4
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,16 +35,10 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     return run_check(settings)
 
 
-def _not_available(name: str, issue: str) -> Callable[[argparse.Namespace, Settings], int]:
-    def run(args: argparse.Namespace, settings: Settings) -> int:
-        print(f"smc-bot {name} is not available yet ({issue}).", file=sys.stderr)
-        return EXIT_UNAVAILABLE
-
-    return run
-
-
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    return _not_available("serve", "issue [C]/[G]")(args, settings)
+    from bot.transport import serve
+
+    return serve(settings)
 
 
 def _simulate(args: argparse.Namespace, settings: Settings) -> int:
@@ -57,7 +51,9 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    return _not_available("demo", "issue [G]")(args, settings)
+    from bot.demo import run_demo
+
+    return run_demo(Path(args.html), quiet=args.quiet)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,7 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo", help="offline walkthrough: sandbox cloud + Slack stand-in, one migration"
     )
-    demo.add_argument("--html", default="demo-transcript.html", help="where to write the HTML transcript")
+    demo.add_argument(
+        "--html",
+        default="demo-transcript.html",
+        help="where to write the Slack-looking HTML transcript (default: ./demo-transcript.html)",
+    )
+    demo.add_argument(
+        "--quiet", action="store_true", help="print only the closing summary, not the channel's transcript"
+    )
     demo.set_defaults(run=_demo)
     db = commands.add_parser("db", help="database schema")
     db_commands = db.add_subparsers(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from importlib import resources
 
 from sandbox.demo.blocks_html import BlockHtml, bars_html, esc
@@ -28,11 +28,17 @@ AVATAR_COLOURS = 8
 
 
 def render_html(
-    source: Transcript | SlackStandIn | Iterable[TimelineEvent], *, title: str | None = None
+    source: Transcript | SlackStandIn | Iterable[TimelineEvent],
+    *,
+    title: str | None = None,
+    intro: Sequence[str] = (),
 ) -> str:
-    """A Slack-like channel page: final messages with edit history and threads, modals as side cards."""
+    """A Slack-like channel page: final messages with edit history and threads, modals as side cards.
+
+    `intro` paragraphs (plain text) open the page above the channel, e.g. what a demo shows and how.
+    """
     transcript = as_transcript(source)
-    return _Page(transcript, title or f"{transcript.title} — smc-bot transcript").render()
+    return _Page(transcript, title or f"{transcript.title} — smc-bot transcript", intro).render()
 
 
 def stylesheet() -> str:
@@ -57,10 +63,11 @@ def anchor(message: Message) -> str:
 
 
 class _Page:
-    def __init__(self, transcript: Transcript, title: str) -> None:
+    def __init__(self, transcript: Transcript, title: str, intro: Sequence[str] = ()) -> None:
         self.t = transcript
         self.names = transcript.directory
         self.title = title
+        self.intro = tuple(intro)
         self.bk = BlockHtml(self.names)
         self.last_ephemeral: dict[str, EphemeralShown] = {}
         for item in transcript.items:
@@ -73,7 +80,8 @@ class _Page:
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f"<title>{esc(self.title)}</title>\n<style>\n{stylesheet()}</style>\n</head>\n<body>\n"
             f'<div class="app">\n{self.sidebar()}\n<main class="channel">\n{self.header()}\n'
-            f'<div class="feed">\n{self.feed()}</div>\n</main>\n</div>\n</body>\n</html>\n'
+            f'{self.introduction()}<div class="feed">\n{self.feed()}</div>\n'
+            "</main>\n</div>\n</body>\n</html>\n"
         )
 
     # -- frame --------------------------------------------------------------------------------------
@@ -103,6 +111,12 @@ class _Page:
             f'<header class="channel-header"><h1>{esc(self.t.title)}</h1>'
             f'<span class="topic">{esc(topic)}</span></header>'
         )
+
+    def introduction(self) -> str:
+        if not self.intro:
+            return ""
+        paragraphs = "".join(f"<p>{esc(p)}</p>" for p in self.intro)
+        return f'<section class="intro">{paragraphs}</section>\n'
 
     def when(self, at: float) -> dt.datetime:
         return dt.datetime.fromtimestamp(at, self.names.tz)
@@ -331,7 +345,11 @@ class _Page:
             updated = f' <span class="muted">· {times}</span>' if item.updates else ""
             note = f"{name} {verb} a modal{updated}"
             body = self.bk.blocks(item.blocks) or '<div class="muted">Loading…</div>'
-            foot = '<span class="bk-btn">Cancel</span><span class="bk-btn bk-btn-primary">Submit</span>'
+            # Slack shows a submit button only on a modal with inputs; a notice has just its close button.
+            if any(b.get("type") == "input" for b in item.blocks):
+                foot = '<span class="bk-btn">Cancel</span><span class="bk-btn bk-btn-primary">Submit</span>'
+            else:
+                foot = '<span class="bk-btn">Close</span>'
         app = esc(initials(self.names.person(self.names.bot_id).name))
         return (
             f'<div class="side-row"><div class="side-note">{note}<br>{self.clock(item.at, seconds=True)}'

@@ -41,6 +41,9 @@ from sandbox.slack.server import SlackStandIn
 TIME_WIDTH = 10  # "10:42:01  "
 DIGEST_LIMIT = 150
 LABELS_LIMIT = 100
+NO_CHANGE = "no visible change"
+EMPTY = "—"
+"""How a submitted input left empty reads (`model.state_value` of nothing)."""
 
 
 def use_color(stream: IO[str]) -> bool:
@@ -71,7 +74,7 @@ def digest(before: Sequence[str], after: Sequence[str], *, limit: int = DIGEST_L
     elif removed:
         text = "removed " + " · ".join(removed)
     else:
-        return "no visible change"
+        return NO_CHANGE
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
@@ -189,11 +192,16 @@ class _TextRenderer:
         version = message.versions[item.version]
         name = f"“{self.t.title_of(message)}”"
         mark = self.paint("↻", YELLOW, BOLD)
+        change = digest(self.plain(message.versions[item.version - 1]), self.plain(version))
+        if change == NO_CHANGE and not (item.final or self.verbose):
+            return []  # an edit nobody could see: only the verbose transcript lists it
+        if item.final and not self.verbose and len(message.versions) == 2 and _short(change):
+            # Edited once, a line or two changed (a vote, a decision): the first version is just above.
+            return self.entry(item.at, f"{mark} {name} final version: {change}", thread=message.is_reply)
         if item.final or self.verbose:
             label = "final version" if item.final else f"version {item.version + 1}"
             head = f"{mark} {name} {label}:"
             return self.entry(item.at, head, self.body(version, message), thread=message.is_reply)
-        change = digest(self.plain(message.versions[item.version - 1]), self.plain(version))
         return self.entry(item.at, f"{mark} {name} updated: {change}", thread=message.is_reply)
 
     def ephemeral(self, item: EphemeralShown) -> list[str]:
@@ -207,7 +215,15 @@ class _TextRenderer:
         icon = self.paint("▣", MAGENTA, BOLD)
         user = self.who(item.user)
         if item.kind == "submitted":
-            body = [f"{self.paint(label + ':', BOLD)} {value}" for label, value in item.values]
+            body = [
+                f"{self.paint(label + ':', BOLD)} {value}" for label, value in item.values if value != EMPTY
+            ]
+            empty = [label for label, value in item.values if value == EMPTY]
+            if empty:
+                prefix = "left empty: "
+                lines = _wrap(empty, LABELS_LIMIT - len(prefix))
+                pad = " " * len(prefix)
+                body += [self.paint((pad if i else prefix) + line, DIM) for i, line in enumerate(lines)]
             return self.entry(item.at, f"{icon} {user} submitted {title}", body)
         if item.kind == "errors":
             body = [f"{self.paint(label + ':', BOLD)} {self.paint(msg, RED)}" for label, msg in item.errors]
@@ -231,6 +247,11 @@ def _input_labels(blocks: Sequence[dict[str, object]], renderer: _TextRenderer) 
         for b in blocks
         if b.get("type") == "input"
     ]
+
+
+def _short(change: str) -> bool:
+    """A digest that fits on one line unclipped and names at most two changed lines."""
+    return not change.endswith("…") and change.count(" · ") <= 1 and change != NO_CHANGE
 
 
 def _wrap(parts: Sequence[str], width: int) -> list[str]:
