@@ -15,7 +15,7 @@ from typing import Any
 from sqlmodel import Session
 
 from storage import repository as repo
-from storage.enums import OutboxKind
+from storage.enums import OutboxKind, OutboxState
 from storage.types import utcnow
 
 
@@ -33,6 +33,7 @@ class Event(StrEnum):
     VOTE = "vote"
     DECISION = "decision"
     APPROVAL_REMINDER = "approval_reminder"
+    APPROVAL_ESCALATION = "approval_escalation"
     APPROVAL_EXPIRED = "approval_expired"
     DRILL_REPORT = "drill_report"
     JOB_CREATED = "job_created"
@@ -89,8 +90,19 @@ def post_request_summary(session: Session, request_id: str, channel_id: str) -> 
     )
 
 
+def _still_queued(session: Session, key: str) -> bool:
+    """A post nobody has started delivering yet: it will render the state as it is when it goes."""
+    post = repo.get_outbox(session, key)
+    return post is not None and post.state is OutboxState.PENDING and post.lease_owner is None
+
+
 def refresh_request_summary(session: Session, request_id: str, channel_id: str) -> None:
-    """Ask for one more edit of the summary; edits coalesce into one pending row per request."""
+    """Ask for one more edit of the summary; edits coalesce into one pending row per request.
+
+    While the summary itself has not gone out, no edit is needed: it is rendered at delivery time.
+    """
+    if _still_queued(session, summary_key(request_id)):
+        return
     repo.mark_dirty(
         session,
         summary_edit_key(request_id),

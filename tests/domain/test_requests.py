@@ -22,6 +22,7 @@ from storage.enums import (
     ApprovalAction,
     ExecutionMethod,
     OutboxKind,
+    OutboxState,
     RequestState,
     TargetType,
     VoteDecision,
@@ -197,8 +198,10 @@ def test_an_edit_changes_the_hash_opens_the_next_round_and_old_votes_stop_counti
     assert edited.state is RequestState.AWAITING_APPROVAL and edited.params.speed_limit_mbps == 50
     with db.unit_of_work() as session:
         assert repo.votes_for(session, request_id, edited.approval_round, edited.params_hash) == []
-        refresh = repo.get_outbox(session, summary_edit_key(request_id))
-        assert refresh is not None and refresh.target_key == summary_key(request_id)
+        # The summary has not gone out yet, so it will be rendered with the edit: no separate edit queued.
+        post = repo.get_outbox(session, summary_key(request_id))
+        assert post is not None and post.state is OutboxState.PENDING
+        assert repo.get_outbox(session, summary_edit_key(request_id)) is None
         actions = [a.action for a in session.scalars(select(AuditEvent)).all()]
         assert actions == ["request_submitted", "request_edited"]
 
