@@ -48,7 +48,6 @@ class Event(StrEnum):
     NUDGE = "nudge"
     VERIFY_REPORT = "verify_report"
     DIGEST = "digest"
-    NOTICE = "notice"
     AUDIT_EXPORT = "audit_export"
     CONFIG_CHANGED = "config_changed"
     REQUEST_POINTER = "request_pointer"
