@@ -4,6 +4,11 @@ Crash safety: every post carries its outbox key in the message metadata. An item
 ran out unfinished (its holder died mid-delivery), or whose previous try failed without a definite "not
 posted" (a 5xx, a timeout), is first looked up in the channel or thread by that key, so a message that
 was posted but not yet marked sent is adopted instead of posted twice. A 429 is definite: it only defers.
+
+The look-up itself may fail. A 429 or 5xx defers the item unposted (it is looked up again next time);
+`not_in_channel` (chat:write.public posts where the bot cannot read) joins the channel and looks again;
+only when reading is impossible for good (a private channel, a missing scope) is the item posted anyway,
+with a warning that a duplicate cannot be ruled out.
 """
 
 from __future__ import annotations
@@ -55,6 +60,14 @@ PERMANENT_ERRORS = frozenset(
     }
 )
 
+TRANSIENT_ERRORS = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
+"""Slack error codes that say "not now" rather than "never"."""
+
+LOOKUP_PAGES = 5
+"""Pages of 200 messages searched for an earlier post (newer than the item) before giving up."""
+
 
 @dataclass(frozen=True)
 class SlackMessage:
@@ -101,7 +114,17 @@ class DeliveryStats:
     dead: int = 0
     rate_limited: int = 0
     adopted: int = 0
+    unverified: int = 0
     calls: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+class _LookupDeferred(Exception):  # noqa: N818 -- reads as what happened
+    """Slack could not answer the look-up for an earlier post now; the item waits, unposted."""
+
+    def __init__(self, error: str, retry_after: float | None) -> None:
+        super().__init__(error)
+        self.error = error
+        self.retry_after = retry_after
 
 
 class _Pacer:
@@ -262,6 +285,8 @@ class Delivery:
             return True
         try:
             ts = self._send(item, message, stats)
+        except _LookupDeferred as exc:
+            return self._lookup_later(item, exc, stats)
         except SlackApiError as exc:
             return self._handle_api_error(item, exc, stats)
         except SlackClientError as exc:
@@ -356,40 +381,92 @@ class Delivery:
             self._observer(method, outcome)
 
     def _find_posted(self, item: OutboxItem, stats: DeliveryStats) -> str | None:
-        """Look for a message this key already produced (posted, then the process died before marking)."""
+        """Look for a message this key already produced (posted, then the process died before marking).
+
+        None means "not posted" (or, logged as a warning, "cannot be known"); raises _LookupDeferred
+        when Slack cannot answer now, so the caller defers instead of risking a second post.
+        """
+        channel = item.channel_id or ""
+        try:
+            return self._search(item, stats)
+        except SlackApiError as exc:
+            error = self._lookup_error(exc)
+        if error == "not_in_channel":
+            # chat:write.public lets the bot post where it is not a member, but not read there: join first.
+            try:
+                self._call(
+                    "conversations.join", stats, lambda: self._client.conversations_join(channel=channel)
+                )
+                log.info("joined a channel to look for an earlier post key=%s channel=%s", item.key, channel)
+                return self._search(item, stats)
+            except SlackApiError as exc:
+                error = self._lookup_error(exc)
+        log.warning(
+            "cannot read channel=%s to look for an earlier post (error=%s): posting key=%s anyway, "
+            "a duplicate cannot be ruled out",
+            channel,
+            error,
+            item.key,
+        )
+        stats.unverified += 1
+        return None
+
+    def _search(self, item: OutboxItem, stats: DeliveryStats) -> str | None:
+        """The ts of the message carrying this item's key in its thread or channel, page by page."""
+        cursor: str | None = None
+        for _ in range(LOOKUP_PAGES):
+            response = self._page(item, cursor, stats)
+            for message in response.get("messages", []):
+                metadata = message.get("metadata") or {}
+                if (metadata.get("event_payload") or {}).get("outbox_key") == item.key:
+                    return str(message["ts"])
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if cursor is None:
+                return None
+        log.warning(
+            "an earlier post may hide beyond %s pages: posting key=%s channel=%s anyway",
+            LOOKUP_PAGES,
+            item.key,
+            item.channel_id,
+        )
+        stats.unverified += 1
+        return None
+
+    def _page(self, item: OutboxItem, cursor: str | None, stats: DeliveryStats) -> Any:
         channel = item.channel_id or ""
         oldest = f"{item.created_at.timestamp() - 5:.6f}"
-        try:
-            if item.thread_ts:
-                response = self._call(
-                    "conversations.replies",
-                    stats,
-                    lambda: self._client.conversations_replies(
-                        channel=channel,
-                        ts=item.thread_ts or "",
-                        oldest=oldest,
-                        include_all_metadata=True,
-                        limit=200,
-                    ),
-                )
-            else:
-                response = self._call(
-                    "conversations.history",
-                    stats,
-                    lambda: self._client.conversations_history(
-                        channel=channel, oldest=oldest, include_all_metadata=True, limit=200
-                    ),
-                )
-        except SlackApiError as exc:
-            log.warning(
-                "could not check for an earlier post key=%s error=%s", item.key, exc.response.get("error")
+        if item.thread_ts:
+            thread_ts = item.thread_ts
+            return self._call(
+                "conversations.replies",
+                stats,
+                lambda: self._client.conversations_replies(
+                    channel=channel,
+                    ts=thread_ts,
+                    oldest=oldest,
+                    include_all_metadata=True,
+                    limit=200,
+                    cursor=cursor,
+                ),
             )
-            return None
-        for message in response.get("messages", []):
-            metadata = message.get("metadata") or {}
-            if (metadata.get("event_payload") or {}).get("outbox_key") == item.key:
-                return str(message["ts"])
-        return None
+        return self._call(
+            "conversations.history",
+            stats,
+            lambda: self._client.conversations_history(
+                channel=channel, oldest=oldest, include_all_metadata=True, limit=200, cursor=cursor
+            ),
+        )
+
+    @staticmethod
+    def _lookup_error(exc: SlackApiError) -> str:
+        """The error code of a failed look-up; raises _LookupDeferred when it is only "not now"."""
+        error = str(exc.response.get("error", "unknown_error"))
+        status = exc.response.status_code
+        if status == 429 or error == "ratelimited":
+            raise _LookupDeferred("ratelimited", float(exc.response.headers.get("Retry-After", "1") or 1))
+        if status >= 500 or error in TRANSIENT_ERRORS:
+            raise _LookupDeferred(error, None)
+        return error
 
     # --- outcomes -----------------------------------------------------------------------------
 
@@ -410,6 +487,18 @@ class Delivery:
             return True
         self._retry_later(item, error, stats)
         return True
+
+    def _lookup_later(self, item: OutboxItem, exc: _LookupDeferred, stats: DeliveryStats) -> bool:
+        """Nothing was posted; the item keeps a counted attempt, so its next try looks up again first."""
+        log.info("look-up for an earlier post failed, deferring key=%s error=%s", item.key, exc.error)
+        if exc.retry_after is None:
+            self._retry_later(item, f"lookup:{exc.error}", stats)
+            return True
+        stats.rate_limited += 1
+        # A 429 costs no attempt of the budget, but an item with none yet gets one: it must look up again.
+        until = self._clock() + timedelta(seconds=exc.retry_after)
+        self._defer(item, until, "lookup:ratelimited", stats, failed=item.attempts == 0)
+        return False
 
     def _retry_later(self, item: OutboxItem, error: str, stats: DeliveryStats) -> None:
         if item.attempts + 1 >= self._max_attempts:

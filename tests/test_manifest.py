@@ -117,4 +117,5 @@ def test_app_home_and_the_scopes_the_bot_calls_need() -> None:
         "files:write",
         "channels:history",
         "groups:history",
+        "channels:join",
     }

@@ -339,6 +339,9 @@ class SlackStandIn:
             status, payload = refusal.status, {"ok": False, "error": refusal.error}
         if refusal is not None and refusal.retry_after is not None:
             headers["Retry-After"] = str(refusal.retry_after)
+        if request.token == self.bot_token and method != "api.test":
+            # Slack names the token's scopes on every authenticated call (`smc-bot check` reads them).
+            headers["x-oauth-scopes"] = ",".join(sorted(self.api.scopes))
         recorded = copy.deepcopy(request.params)
         for name, (filename, data) in request.uploads.items():
             recorded[name] = {"filename": filename, "bytes": len(data)}

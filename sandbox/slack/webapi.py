@@ -218,9 +218,16 @@ class WebApi:
 
     def _readable(self, ref: str | None) -> Channel:
         channel = self.channel(ref)
+        if not channel.is_im:
+            self._require_scope("groups:history" if channel.is_private else "channels:history")
         if not self._is_member(channel):
             raise ApiError("not_in_channel")
         return channel
+
+    def _require_scope(self, scope: str) -> None:
+        """Slack's answer to a method the app's token has no scope for."""
+        if scope not in self.scopes:
+            raise ApiError("missing_scope", needed=scope, provided=",".join(sorted(self.scopes)))
 
     def conversations_info(self, p: Params) -> Json:
         channel = self.channel(p.opt("channel"))
@@ -267,6 +274,7 @@ class WebApi:
         }
 
     def conversations_join(self, p: Params) -> Json:
+        self._require_scope("channels:join")
         channel = self.channel(p.opt("channel"))
         if channel.is_private or channel.is_im:
             raise ApiError("method_not_supported_for_channel_type")
