@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,12 +12,10 @@ from bot.domain.params import (
     GIB,
     KBPS_PER_MBPS,
     TARGET_TYPE_LABELS,
-    DataDisk,
     LicenseType,
     MigrationParams,
     NetworkType,
     Partition,
-    SystemDisk,
     bandwidth_limit_kbps,
     describe_bandwidth_limit,
     format_gib,
@@ -97,14 +96,35 @@ def create_replication_job_request(params: MigrationParams, *, client_token: str
 
 
 def uses_lvm(params: MigrationParams) -> bool:
-    """True when a migrated disk is rebuilt as LVM, i.e. when the request carries `Disks`."""
+    """True when a migrated disk is rebuilt as LVM, i.e. when the request carries `Disks` instead."""
     return params.system_disk.lvm or any(d.lvm for d in params.migrated_data_disks())
 
 
 def _disk_fields(params: MigrationParams) -> dict[str, Any]:
-    """Sizes and partitions in the documented flat fields; `Disks` only for LVM, which only it carries."""
+    """One representation of the disks: the flat fields, or `Disks` alone when any disk uses LVM.
+
+    Only `Disks` carries LVM, and SMC does not document what it does with both; the sandbox refuses both
+    (`DataDisk.DuplicateIndex`). `Disks.Data.N` has no index: without a `DiskId` (DescribeSourceServers
+    reports none) entry N is source data disk N, so validation refuses a skipped disk before a migrated one.
+    """
     data_disks = params.migrated_data_disks()
-    fields: dict[str, Any] = {
+    if uses_lvm(params):
+        return {
+            "DataDisk": [],
+            "Disks": {
+                "Data": [
+                    {"LVM": d.lvm, "Part": [_path_part(p) for p in d.partitions], "Size": d.size_gib}
+                    for d in data_disks
+                ],
+                "System": {
+                    "LVM": params.system_disk.lvm,
+                    "Part": [_path_part(p) for p in params.system_disk.partitions],
+                    "Size": params.system_disk.size_gib,
+                },
+            },
+            "SystemDiskPart": [],
+        }
+    return {
         "SystemDiskSize": params.system_disk.size_gib,
         "SystemDiskPart": [_part(p) for p in params.system_disk.partitions],
         "DataDisk": [
@@ -112,22 +132,16 @@ def _disk_fields(params: MigrationParams) -> dict[str, Any]:
             for d in data_disks
         ],
     }
-    if uses_lvm(params):
-        # `Disks.Data` has no index: its entries follow `DataDisk` (migrated disks in index order).
-        fields["Disks"] = {
-            "System": _lvm_entry(params.system_disk),
-            "Data": [_lvm_entry(d) for d in data_disks],
-        }
-    return fields
-
-
-def _lvm_entry(disk: SystemDisk | DataDisk) -> dict[str, Any]:
-    return {"LVM": disk.lvm, "Part": [], "Size": disk.size_gib}
 
 
 def _part(part: Partition) -> dict[str, Any]:
     # SMC wants Device and SizeBytes together or not at all; forms prefill the source size.
     return {"Block": part.block, "Device": part.device, "SizeBytes": part.size_bytes}
+
+
+def _path_part(part: Partition) -> dict[str, Any]:
+    # `Disks.*.Part` names a partition by its mount path (the flat fields use the device id).
+    return {"Block": part.block, "Path": part.path, "SizeBytes": part.size_bytes}
 
 
 def flatten(request: Mapping[str, Any]) -> list[tuple[str, Any]]:
@@ -166,6 +180,10 @@ _NOTES: dict[str, str] = {
 }
 
 
+_DISKS_DATA = re.compile(r"Disks\.Data\.(\d+)\.Size")
+"""`Disks.Data.N` has no index field: entry N is the source's data disk N."""
+
+
 def _describe(name: str, value: Any) -> str:
     leaf = name.rsplit(".", 1)[-1]
     shown = str(value).lower() if isinstance(value, bool) else str(value)
@@ -180,6 +198,11 @@ def _describe(name: str, value: Any) -> str:
         note = _describe_replication_parameters(str(value))
     elif leaf == "Size":
         note = "GiB"
+        data_position = _DISKS_DATA.fullmatch(name)
+        if data_position is not None:
+            note = f"GiB, source data disk {data_position.group(1)}"
+    elif leaf == "Path":
+        note = "partition mount path"
     elif leaf == "SizeBytes" and isinstance(value, int):
         note = f"bytes, {format_gib(value / GIB)} GiB"
     elif leaf == "Block":

@@ -183,6 +183,7 @@ def _static_rules(params: MigrationParams, *, sizes: bool) -> list[FieldError]:
     errors += _network_shape_rules(params)
     errors += _private_ip_shape_rules(params)
     errors += _disk_shape_rules(params, sizes=sizes)
+    errors += _lvm_shape_rules(params)
     errors += _job_rules(params)
     errors += _transfer_rules(params)
     errors += _tag_rules(params)
@@ -374,6 +375,42 @@ def _disk_shape_rules(params: MigrationParams, *, sizes: bool) -> list[FieldErro
                 )
             )
         errors += _partition_shape_rules(disk, disk.index)
+    return errors
+
+
+def _lvm_shape_rules(params: MigrationParams) -> list[FieldError]:
+    """With LVM the request carries SMC's `Disks` structure, which addresses data disks by position and
+    partitions by mount path (see `smc_request._disk_fields`): what it cannot say is refused here."""
+    migrated = params.migrated_data_disks()
+    if not (params.system_disk.lvm or any(d.lvm for d in migrated)):
+        return []
+    errors: list[FieldError] = []
+    for position, disk in enumerate(migrated, start=1):
+        if disk.index != position:
+            listed = any(d.index == position for d in params.data_disks)
+            errors.append(
+                FieldError(
+                    Field.DATA_DISK_SKIP if listed else Field.DATA_DISK_LVM,
+                    f"With LVM, SMC takes data disks in order and cannot leave out data disk {position} "
+                    f"while migrating data disk {disk.index}: migrate data disk {position} too, or turn "
+                    "LVM off on every disk.",
+                    (position if listed else disk.index,),
+                )
+            )
+            break
+    disks: list[tuple[SystemDisk | DataDisk, int]] = [(params.system_disk, 0)]
+    disks += [(d, d.index) for d in migrated]
+    for disk_, disk_index in disks:
+        for position, part in enumerate(disk_.partitions, start=1):
+            if not part.path:
+                errors.append(
+                    FieldError(
+                        Field.PARTITION_SIZE,
+                        f"Partition {part.device} has no mount path, and with LVM SMC names partitions by "
+                        "path: keep SMC's automatic layout for this disk, or turn LVM off.",
+                        (disk_index, position),
+                    )
+                )
     return errors
 
 

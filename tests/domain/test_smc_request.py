@@ -240,13 +240,13 @@ def test_partitions_travel_by_device_with_block_flag_and_size() -> None:
     assert "Disks" not in request
 
 
-def test_lvm_adds_the_disks_structure_with_the_same_sizes() -> None:
+def test_lvm_sends_the_disks_structure_alone() -> None:
     params = image_params(
         system_disk=SystemDisk(size_gib=40, lvm=True),
         data_disks=(
             DataDisk(index=1, size_gib=100),
-            DataDisk(index=2, skip=True),
-            DataDisk(index=3, size_gib=50, lvm=True),
+            DataDisk(index=2, size_gib=50, lvm=True),
+            DataDisk(index=3, skip=True),
         ),
     )
     request = request_of(params)
@@ -255,11 +255,88 @@ def test_lvm_adds_the_disks_structure_with_the_same_sizes() -> None:
         "System": {"LVM": True, "Part": [], "Size": 40},
         "Data": [{"LVM": False, "Part": [], "Size": 100}, {"LVM": True, "Part": [], "Size": 50}],
     }
-    assert request["SystemDiskSize"] == 40
-    assert request["DataDisk"] == [
-        {"Index": 1, "Part": [], "Size": 100},
-        {"Index": 3, "Part": [], "Size": 50},
+    assert "SystemDiskSize" not in request
+    assert request["DataDisk"] == [] and request["SystemDiskPart"] == []
+    sent = {name for name, _ in flatten(request)}
+    assert not {n for n in sent if n.startswith(("DataDisk", "SystemDisk"))}
+
+
+def test_lvm_on_a_data_disk_alone_also_sends_the_system_disk_in_the_structure() -> None:
+    params = image_params(data_disks=(DataDisk(index=1, size_gib=100, lvm=True),))
+    assert request_of(params)["Disks"] == {
+        "System": {"LVM": False, "Part": [], "Size": 40},
+        "Data": [{"LVM": True, "Part": [], "Size": 100}],
+    }
+
+
+def test_with_lvm_partitions_travel_by_mount_path() -> None:
+    params = image_params(
+        system_disk=SystemDisk(
+            size_gib=40,
+            lvm=True,
+            partitions=(
+                Partition(device="0_0", path="/boot", block=True, size_bytes=GIB),
+                Partition(device="0_1", path="/", block=False, size_bytes=30 * GIB),
+            ),
+        ),
+        data_disks=(
+            DataDisk(
+                index=1,
+                size_gib=500,
+                lvm=True,
+                partitions=(
+                    Partition(device="1_0", path="/var/lib/mysql", block=False, size_bytes=400 * GIB),
+                ),
+            ),
+        ),
+    )
+    disks = request_of(params)["Disks"]
+    assert disks["System"]["Part"] == [
+        {"Block": True, "Path": "/boot", "SizeBytes": GIB},
+        {"Block": False, "Path": "/", "SizeBytes": 30 * GIB},
     ]
+    assert disks["Data"] == [
+        {
+            "LVM": True,
+            "Part": [{"Block": False, "Path": "/var/lib/mysql", "SizeBytes": 400 * GIB}],
+            "Size": 500,
+        }
+    ]
+
+
+def test_lvm_with_a_skipped_disk_before_a_migrated_one_is_refused() -> None:
+    # Disks.Data.N has no index: entry 1 would be read as source data disk 1, the skipped one.
+    params = image_params(
+        data_disks=(DataDisk(index=1, skip=True), DataDisk(index=2, size_gib=300, lvm=True)),
+    )
+    with pytest.raises(InvalidParams) as raised:
+        request_of(params)
+    [(key, message)] = raised.value.by_key().items()
+    assert key == "data_disk_skip.1"
+    assert "migrate data disk 1 too, or turn LVM off" in message
+
+
+def test_lvm_with_an_unlisted_disk_before_a_migrated_one_is_refused_on_the_migrated_disk() -> None:
+    params = image_params(data_disks=(DataDisk(index=2, size_gib=300, lvm=True),))
+    with pytest.raises(InvalidParams) as raised:
+        request_of(params)
+    assert list(raised.value.by_key()) == ["data_disk_lvm.2"]
+
+
+def test_lvm_with_a_partition_without_mount_path_is_refused() -> None:
+    params = image_params(
+        system_disk=SystemDisk(
+            size_gib=40, lvm=True, partitions=(Partition(device="0_2", path="", size_bytes=GIB),)
+        )
+    )
+    with pytest.raises(InvalidParams) as raised:
+        request_of(params)
+    assert list(raised.value.by_key()) == ["partition_size.0.1"]
+
+
+def test_without_lvm_a_skipped_disk_before_a_migrated_one_is_fine() -> None:
+    params = image_params(data_disks=(DataDisk(index=1, skip=True), DataDisk(index=2, size_gib=300)))
+    assert request_of(params)["DataDisk"] == [{"Index": 2, "Part": [], "Size": 300}]
 
 
 def test_lvm_on_a_skipped_disk_is_not_sent() -> None:
@@ -341,7 +418,6 @@ SCENARIOS: dict[str, MigrationParams] = {
         instance_type="ecs.g7.large",
         system_disk=SystemDisk(
             size_gib=60,
-            lvm=True,
             partitions=(Partition(device="0_1", path="/", block=False, size_bytes=50 * GIB),),
         ),
         data_disks=(
@@ -349,7 +425,21 @@ SCENARIOS: dict[str, MigrationParams] = {
                 index=1, size_gib=200, partitions=(Partition(device="1_0", path="/data", size_bytes=GIB),)
             ),
             DataDisk(index=2, skip=True),
-            DataDisk(index=3, size_gib=50, lvm=True),
+            DataDisk(index=3, size_gib=50),
+        ),
+    ),
+    "image, lvm": image_params(
+        system_disk=SystemDisk(
+            size_gib=60,
+            lvm=True,
+            partitions=(Partition(device="0_1", path="/", block=False, size_bytes=50 * GIB),),
+        ),
+        data_disks=(
+            DataDisk(
+                index=1, size_gib=200, partitions=(Partition(device="1_0", path="/data", size_bytes=GIB),)
+            ),
+            DataDisk(index=2, size_gib=50, lvm=True),
+            DataDisk(index=3, skip=True),
         ),
     ),
     "instance, create only, public vpc": instance_params(
@@ -430,9 +520,33 @@ def test_the_real_sdk_puts_exactly_the_described_parameters_on_the_wire(
     assert sent == expected
     assert sent["SystemDiskPart.1.Device"] == "0_1"
     assert sent["SystemDiskPart.1.Block"] == "False"
-    assert sent["Disks.System.LVM"] == "True"
     assert sent["DataDisk.2.Index"] == "3"
     assert sent["Tag.1.Key"] == "cost"
+    assert not any(name.startswith("Disks") for name in sent)
+
+
+def test_with_lvm_the_real_sdk_puts_only_the_disks_structure_on_the_wire(
+    recording_smc: tuple[str, list[dict[str, str]]],
+) -> None:
+    endpoint, received = recording_smc
+    client = SmcClient(
+        Config(
+            access_key_id="AKIDEXAMPLE",
+            access_key_secret="example-secret",
+            endpoint=endpoint,
+            protocol="http",
+        )
+    )
+    request = request_of(SCENARIOS["image, lvm"])
+    client.create_replication_job(smc_models.CreateReplicationJobRequest().from_map(request))
+    (sent,) = received
+    assert sent == {key: str(value) for key, value in flatten(request)}
+    assert sent["Disks.System.LVM"] == "True"
+    assert sent["Disks.System.Size"] == "60"
+    assert sent["Disks.System.Part.1.Path"] == "/"
+    assert sent["Disks.Data.1.Part.1.Path"] == "/data"
+    assert (sent["Disks.Data.2.LVM"], sent["Disks.Data.2.Size"]) == ("True", "50")
+    assert not any(name.startswith(("DataDisk", "SystemDisk")) for name in sent)
 
 
 # -- describe -------------------------------------------------------------------------------
@@ -450,13 +564,22 @@ def test_described_request_explains_units_and_meanings() -> None:
     assert lines["RunOnce"] == "false (incremental job)"
     assert lines["Frequency"] == "24 (hours between incremental syncs)"
     assert lines["SystemDiskSize"] == "60 (GiB)"
-    assert lines["Disks.System.LVM"] == "true (rebuilt as LVM)"
     assert lines["SystemDiskPart.1.Block"] == "false (file-level replication)"
     assert lines["DataDisk.1.Part.1.SizeBytes"] == f"{GIB} (bytes, 1 GiB)"
-    assert lines["Disks.Data.2.LVM"] == "true (rebuilt as LVM)"
     assert lines["ScheduledStartTime"] == "2030-01-01T00:00:00Z (UTC; SMC starts the job then)"
     assert lines["LicenseType"] == "BYOL (bring your own licence)"
     assert lines["JobType"] == "0 (server migration)"
+
+
+def test_described_lvm_request_says_which_source_disk_each_entry_is() -> None:
+    lines = dict(describe_request(request_of(SCENARIOS["image, lvm"])))
+    assert lines["Disks.System.LVM"] == "true (rebuilt as LVM)"
+    assert lines["Disks.System.Size"] == "60 (GiB)"
+    assert lines["Disks.System.Part.1.Path"] == "/ (partition mount path)"
+    assert lines["Disks.Data.1.LVM"] == "false (no LVM)"
+    assert lines["Disks.Data.2.Size"] == "50 (GiB, source data disk 2)"
+    assert lines["Disks.Data.1.Part.1.SizeBytes"] == f"{GIB} (bytes, 1 GiB)"
+    assert "SystemDiskSize" not in lines
 
 
 def test_unlimited_speed_is_described_as_such() -> None:
