@@ -310,6 +310,17 @@ class VSwitch:
 
 
 @dataclass(frozen=True)
+class SecurityGroup:
+    """An ECS security group; an instance launched into a VPC needs one of that VPC's."""
+
+    id: str
+    name: str
+    vpc_id: str
+    description: str = ""
+    type: str = "normal"
+
+
+@dataclass(frozen=True)
 class Image:
     id: str
     name: str
@@ -567,6 +578,10 @@ class Ecs(Protocol):
     def list_vswitches(
         self, region: str, *, vpc_id: str | None = None, zone_id: str | None = None
     ) -> list[VSwitch]: ...
+
+    def list_security_groups(self, region: str, *, vpc_id: str) -> list[SecurityGroup]:
+        """Every security group of the VPC, oldest first (all pages)."""
+        ...
 
     def list_images(
         self,

@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.cloud.ports import CloudError, CloudGateway, DestinationCloud, Instance, InstanceFilter
+from bot.cloud.ports import (
+    CloudError,
+    CloudGateway,
+    DestinationCloud,
+    Instance,
+    InstanceFilter,
+    SecurityGroup,
+    VSwitch,
+)
 from bot.domain import notifications
 from bot.domain.audit import SYSTEM_ACTOR, cloud_action
 from bot.domain.execution import RequestSnapshot, load_snapshot
@@ -53,6 +61,7 @@ class _Target:
     region_id: str
     image_id: str
     vswitch_id: str
+    security_group_id: str
     instance_type: str
 
 
@@ -123,6 +132,7 @@ class VerifyService:
             state.update(
                 image_id=target.image_id,
                 vswitch_id=target.vswitch_id,
+                security_group_id=target.security_group_id,
                 instance_type=target.instance_type,
             )
             try:
@@ -132,6 +142,7 @@ class VerifyService:
                         "ImageId": target.image_id,
                         "InstanceType": target.instance_type,
                         "VSwitchId": target.vswitch_id,
+                        "SecurityGroupId": target.security_group_id,
                         "InstanceName": name,
                         "InstanceChargeType": "PostPaid",
                         "Description": f"smc-chatops verification of {req.id}; released after the check",
@@ -164,30 +175,45 @@ class VerifyService:
                 channel_id=req.channel_id,
                 request_id=req.id,
                 params_hash=req.params_hash,
-                detail={"instance_id": instance_id, "image_id": state.get("image_id"), "purpose": "verify"},
+                detail={
+                    "instance_id": instance_id,
+                    "image_id": state.get("image_id"),
+                    "security_group_id": state.get("security_group_id"),
+                    "purpose": "verify",
+                },
             )
         self._kick()
         return POLL_EVERY
 
     def _target(self, req: RequestSnapshot, dest: DestinationCloud, state: dict[str, Any]) -> _Target | None:
-        """Image, vSwitch and instance type; None (and `state["reason"]` says why) when one is missing."""
+        """Image, vSwitch, security group and instance type; None (and `state["reason"]` says why) when one
+        is missing."""
         region = req.params.region_id
         image_id = _image_of(dest, req)
         if image_id is None:
             state["reason"] = f"The job of {req.id} has no image yet, so there is nothing to launch."
             return None
-        vswitch_id = req.params.vswitch_id or _roomiest_vswitch(dest, region)
-        if vswitch_id is None:
+        vswitch = _vswitch(dest, region, req.params.vswitch_id)
+        if vswitch is None:
             state["reason"] = (
                 f"{region} has no vSwitch with a free address for the check instance: create one, "
                 "then Verify."
+                if req.params.vswitch_id is None
+                else f"vSwitch {req.params.vswitch_id} no longer exists in {region}: create one, then Verify."
+            )
+            return None
+        group = _security_group(dest, region, vswitch.vpc_id)
+        if group is None:
+            state["reason"] = (
+                f"VPC {vswitch.vpc_id} has no security group, and ECS launches no instance without one: "
+                f"create a security group in VPC {vswitch.vpc_id} ({region}), then Verify again."
             )
             return None
         instance_type = req.params.instance_type or _smallest_type(dest, region)
         if instance_type is None:
             state["reason"] = f"No instance type is offered in {region}."
             return None
-        return _Target(region, image_id, vswitch_id, instance_type)
+        return _Target(region, image_id, vswitch.id, group.id, instance_type)
 
     def _wait(
         self, req: RequestSnapshot, dest: DestinationCloud, state: dict[str, Any], ctx: WorkContext
@@ -318,9 +344,22 @@ def _image_of(dest: DestinationCloud, req: RequestSnapshot) -> str | None:
     return images[-1] if images else job.image_id
 
 
-def _roomiest_vswitch(dest: DestinationCloud, region: str) -> str | None:
-    switches = [s for s in dest.list_vswitches(region) if s.available_ips > 0]
-    return max(switches, key=lambda s: (s.available_ips, s.id)).id if switches else None
+def _vswitch(dest: DestinationCloud, region: str, chosen: str | None) -> VSwitch | None:
+    """The request's vSwitch, else the region's one with the most free addresses."""
+    switches = dest.list_vswitches(region)
+    if chosen is not None:
+        return next((s for s in switches if s.id == chosen), None)
+    free = [s for s in switches if s.available_ips > 0]
+    return max(free, key=lambda s: (s.available_ips, s.id)) if free else None
+
+
+def _security_group(dest: DestinationCloud, region: str, vpc_id: str) -> SecurityGroup | None:
+    """The VPC's default security group by name (`default…`, or ECS's "System created…"), else its first."""
+    groups = dest.list_security_groups(region, vpc_id=vpc_id)
+    for group in groups:
+        if group.name.casefold().startswith("default") or group.description.startswith("System created"):
+            return group
+    return groups[0] if groups else None
 
 
 def _smallest_type(dest: DestinationCloud, region: str) -> str | None:
@@ -331,7 +370,7 @@ def _smallest_type(dest: DestinationCloud, region: str) -> str | None:
 
 
 def _public(state: Mapping[str, Any]) -> dict[str, Any]:
-    keys = ("instance_id", "image_id", "instance_type", "vswitch_id", "round")
+    keys = ("instance_id", "image_id", "instance_type", "vswitch_id", "security_group_id", "round")
     return {k: state.get(k) for k in keys}
 
 

@@ -637,7 +637,23 @@ def run_instances(ctx: Context, params: Params) -> dict[str, Any]:
         raise ApiError(
             400, "InvalidParameter.Mismatch", "The specified ZoneId and VSwitch zone do not match."
         )
-    groups = [item for item in [params.text("SecurityGroupId"), *params.repeat("SecurityGroupIds")] if item]
+    single = params.text("SecurityGroupId")
+    several = [item for item in params.repeat("SecurityGroupIds") if item]
+    if single and several:
+        raise ApiError(
+            400,
+            "InvalidSecurityGroupId.SingleIdAndMultiIdConflict",
+            "SecurityGroupId and SecurityGroupIds.N cannot be set at the same time.",
+        )
+    groups = [single] if single else several
+    if not groups:
+        # Without a launch template (not simulated) ECS needs the security group of the new instance.
+        raise ApiError(
+            400,
+            "MissingParameter",
+            'The input parameter "SecurityGroupId" that is mandatory for processing this request '
+            "is not supplied.",
+        )
     for group_id in groups:
         group = ctx.world.security_groups.get(group_id)
         if group is None or group.account_uid != ctx.caller.account_uid:

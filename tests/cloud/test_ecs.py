@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 
@@ -16,7 +17,8 @@ from bot.cloud.ports import (
     OsType,
 )
 from sandbox.cloud import CloudSimulator
-from tests.cloud.conftest import OTHER_REGION, REGION
+from sandbox.cloud.world import SecurityGroup
+from tests.cloud.conftest import DEST_ACCOUNT, OTHER_REGION, REGION
 
 WEB_01 = "i-bp1g89ubw2sb4krcndqk"
 WIN_AD = "i-bp1ggcjqfmks5f7yshlv"
@@ -222,3 +224,64 @@ def test_a_misspelt_request_field_is_refused_before_sending(
     with pytest.raises(ValueError, match="ImageID"):
         dest.run_instances(REGION, {"ImageID": CENTOS_IMAGE, "InstanceType": "ecs.g6.large"})
     assert sim.calls("RunInstances") == []
+
+
+def test_security_groups_of_a_vpc_are_listed(dest: AliyunDestinationCloud) -> None:
+    [group] = dest.list_security_groups(REGION, vpc_id=TARGET_VPC)
+    assert (group.id, group.name, group.vpc_id, group.type) == (
+        TARGET_SG,
+        "smc-target-sg",
+        TARGET_VPC,
+        "normal",
+    )
+    assert group.description == "Migration targets"
+    assert [g.id for g in dest.list_security_groups(REGION, vpc_id="vpc-bp1t1w4et6dswh5wx8uw")] == [
+        "sg-bp12almnd77k1pvxw260"
+    ]
+
+
+def test_security_group_listing_follows_every_page(dest: AliyunDestinationCloud, sim: CloudSimulator) -> None:
+    with sim.lock:
+        world = sim.world
+        for n in range(120):
+            group_id = f"sg-bp1paged{n:03d}"
+            world.security_groups[group_id] = SecurityGroup(
+                group_id=group_id,
+                account_uid=DEST_ACCOUNT,
+                region_id=REGION,
+                vpc_id=TARGET_VPC,
+                name=f"paged-{n:03d}",
+                created=world.security_groups[TARGET_SG].created + timedelta(minutes=n + 1),
+            )
+    sim.reset_calls()
+
+    groups = dest.list_security_groups(REGION, vpc_id=TARGET_VPC)
+
+    assert [g.id for g in groups] == [TARGET_SG, *(f"sg-bp1paged{n:03d}" for n in range(120))]
+    assert len(sim.calls("DescribeSecurityGroups")) == 2
+
+
+def test_run_instances_without_a_security_group_is_refused_like_ecs(
+    dest: AliyunDestinationCloud, sim: CloudSimulator
+) -> None:
+    with pytest.raises(CloudError) as caught:
+        dest.run_instances(
+            REGION, {"ImageId": CENTOS_IMAGE, "InstanceType": "ecs.g6.large", "VSwitchId": TARGET_VSW_H}
+        )
+    assert caught.value.code == "MissingParameter"
+    assert "SecurityGroupId" in caught.value.message
+    assert [c.code for c in sim.calls("RunInstances")] == ["MissingParameter"]
+
+
+def test_run_instances_with_a_security_group_of_another_vpc_is_refused(dest: AliyunDestinationCloud) -> None:
+    with pytest.raises(CloudError) as caught:
+        dest.run_instances(
+            REGION,
+            {
+                "ImageId": CENTOS_IMAGE,
+                "InstanceType": "ecs.g6.large",
+                "VSwitchId": TARGET_VSW_H,
+                "SecurityGroupId": "sg-bp12almnd77k1pvxw260",
+            },
+        )
+    assert caught.value.code == "InvalidParameter.Mismatch"
