@@ -23,6 +23,8 @@ MIN_EXPIRY_HOURS = 1
 MAX_EXPIRY_HOURS = 168
 REMINDER_FRACTION = 0.8
 """The reminder goes out when 80 % of the approval window has passed."""
+ESCALATION_FRACTION = 0.95
+"""At 95 % an undecided round is escalated: the channel is told, approvers and admins are mentioned."""
 
 OPTIONAL_METHODS: tuple[ExecutionMethod, ...] = (ExecutionMethod.TEST_ONLY, ExecutionMethod.CREATE_ONLY)
 """Methods an admin may add to the approval gate; every other method (and every instance target) is gated."""
@@ -187,6 +189,11 @@ def expires_at(now: datetime, expiry_hours: int, scheduled_start: datetime | Non
 def reminder_at(opened_at: datetime, expires: datetime) -> datetime:
     """When the approvers are reminded: 80 % of the way through the window."""
     return opened_at + (expires - opened_at) * REMINDER_FRACTION
+
+
+def escalation_at(opened_at: datetime, expires: datetime) -> datetime:
+    """When an undecided round is escalated: 95 % of the way through the window (after the reminder)."""
+    return opened_at + (expires - opened_at) * ESCALATION_FRACTION
 
 
 def action_label(action: ApprovalAction, method: ExecutionMethod) -> str:

@@ -27,6 +27,7 @@ from bot.domain.approval import (
     action_label,
     approver_pool,
     eligible,
+    escalation_at,
     outcome,
     reminder_at,
 )
@@ -401,7 +402,9 @@ class ApprovalService:
     # --- expiry and reminders ------------------------------------------------------------------------
 
     def sweep(self, now: datetime | None = None) -> None:
-        """Housekeeping: remind approvers once at 80 % of the window, then expire what nobody decided."""
+        """Housekeeping: remind approvers once at 80 % of the window, escalate once at 95 %, then expire
+        what nobody decided. Safe in every replica at once: each step is a compare-and-set or an outbox key.
+        """
         now = now or self._clock()
         changed = False
         with self._db.unit_of_work() as session:
@@ -413,12 +416,14 @@ class ApprovalService:
                 if req.expires_at <= now:
                     changed |= self._expire(session, req, now)
                     continue
-                if req.reminded:
+                if req.reminded and repo.get_outbox(session, _escalation_key(req)) is not None:
                     continue
                 if req.channel_id not in configs:
                     configs[req.channel_id] = repo.get_channel_config(session, req.channel_id)
                 opened = self._opened_at(session, req, Policy.from_config(configs[req.channel_id]))
-                if now >= reminder_at(opened, req.expires_at):
+                if now >= escalation_at(opened, req.expires_at):
+                    changed |= self._escalate(session, req, now)
+                elif not req.reminded and now >= reminder_at(opened, req.expires_at):
                     changed |= self._remind(session, req, now)
         if changed:
             self._kick()
@@ -773,6 +778,38 @@ class ApprovalService:
         )
         return True
 
+    def _escalate(self, session: Session, req: _Snapshot, now: datetime) -> bool:
+        """Tell the whole channel, once per round, that the request expires soon without a decision.
+
+        A reminder that never went out (the sweep did not run between 80 % and 95 %) is claimed too:
+        the escalation says more than it would, and it must not follow after.
+        """
+        if not req.reminded:
+            repo.mark_reminder_sent(session, req.id, req.round, now)
+        posted = notifications.request_reply(
+            session,
+            req.id,
+            req.channel_id,
+            name=_escalation_name(req.round),
+            event=Event.APPROVAL_ESCALATION,
+            data={"round": req.round},
+            broadcast=True,
+        )
+        if not posted:
+            return False
+        self._audit.record(
+            session,
+            actor=SYSTEM_ACTOR,
+            action=AuditAction.ESCALATED,
+            request_id=req.id,
+            team_id=req.team_id,
+            channel_id=req.channel_id,
+            params_hash=req.params_hash,
+            detail={"round": req.round, "expires_at": req.expires_at},
+        )
+        log.info("approval escalated request_id=%s round=%s", req.id, req.round)
+        return True
+
     @staticmethod
     def _opened_at(session: Session, req: _Snapshot, policy: Policy) -> datetime:
         """When the round opened: recorded on its card; else assume the full window (a card-less round)."""
@@ -820,6 +857,15 @@ class _Snapshot:
             expires_at=row.approval_expires_at,
             reminded=row.reminder_sent_at is not None,
         )
+
+
+def _escalation_name(round_: int) -> str:
+    return f"approval:{round_}:escalation"
+
+
+def _escalation_key(req: _Snapshot) -> str:
+    """The outbox key of a round's escalation: its existence is the "escalated once" record."""
+    return notifications.request_reply_key(req.id, _escalation_name(req.round))
 
 
 def _params(row: MigrationRequest) -> MigrationParams | None:

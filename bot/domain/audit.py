@@ -43,6 +43,7 @@ class AuditAction(StrEnum):
     APPROVED = "approval.approved"
     REJECTED = "approval.rejected"
     REMINDED = "approval.reminded"
+    ESCALATED = "approval.escalated"
     EXPIRED = "approval.expired"
     CONFIG_CHANGED = "config.changed"
     CONFIG_OPENED = "config.opened"

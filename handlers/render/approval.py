@@ -366,6 +366,29 @@ def render_reminder(item: OutboxItem, services: Services) -> SlackMessage | None
     return SlackMessage(text=text, blocks=[SectionBlock(text=MarkdownTextObject(text=text)).to_dict()])
 
 
+@renders(Event.APPROVAL_ESCALATION)
+def render_escalation(item: OutboxItem, services: Services) -> SlackMessage | None:
+    """Broadcast to the channel: the round is about to expire undecided; approvers and admins are named."""
+    card = _card_of(item, services)
+    if card is None or not card.is_open:
+        return None
+    expires = f"expires {slack_date(card.expires_at)}" if card.expires_at else "expires soon"
+    admins = (
+        f"channel admins {approver_mentions((), card.admin_users)}"
+        if card.admin_users
+        else "workspace admins (no channel admins are configured)"
+    )
+    text = (
+        f":rotating_light: Escalation — {who_approves(card)}, and {admins}: {card.request_id} "
+        f"({card.action_label}, asked by <@{card.requester}>) {expires} without a decision "
+        f"({card.decision.tally}). Approve or reject on its approval card in the thread; if nobody can, "
+        "an admin can change the approvers with `/smc config`. After expiry nothing will run."
+    )
+    return SlackMessage(
+        text=text, blocks=[SectionBlock(text=MarkdownTextObject(text=text)).to_dict()], broadcast=True
+    )
+
+
 @renders(Event.APPROVAL_EXPIRED)
 def render_expired(item: OutboxItem, services: Services) -> SlackMessage | None:
     card = _card_of(item, services)

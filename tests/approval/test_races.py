@@ -1,14 +1,25 @@
-"""Atomic decisions (issue 5 item 6): concurrent approvers, two replicas, and Slack retries start one job."""
+"""Atomic decisions (issue 5 item 6): concurrent approvers, two replicas (in one process, and as two
+`smc-bot serve` processes), and Slack retries start one job."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.domain.approvals import EXECUTE_TASK
 from sandbox.cloud import CloudSimulator
 from sandbox.slack import (
     APPROVER_1,
@@ -22,7 +33,8 @@ from sandbox.slack import (
 from storage.db import Database
 from storage.enums import AuditOutcome, RequestState
 from tests.approval.conftest import add_request, ask, audit, card, configure, intents, request, votes
-from tests.harness import BotUnderTest, running_bot
+from tests.execution.helpers import WEB_SOURCE, web_params
+from tests.harness import DEST_ACCESS_KEY_ID, DEST_ACCESS_KEY_SECRET, BotUnderTest, free_port, running_bot
 
 EXTRA_APPROVERS = ("U0APPROVER3", "U0APPROVER4", "U0APPROVER5")
 
@@ -161,3 +173,124 @@ def test_a_replayed_click_is_not_a_second_vote(
         assert "1 of 2" in str(card(slack, rid).blocks)
         assert len(slack.ephemerals(APPROVER_1)) == 1
         assert intents(pg_db, rid) == []
+
+
+# --- two `smc-bot serve` processes ------------------------------------------------------------------------
+
+PROCESS_DEADLINE = 60.0
+"""Generous bound for a process to start or to finish handling a click (a hang fails, a slow box passes)."""
+
+
+@contextmanager
+def serve_process(tmp_path: Path, name: str, env: dict[str, str]) -> Iterator[str]:
+    """`smc-bot serve` in HTTP mode as its own OS process; yields its base URL once /healthz answers."""
+    port = free_port()
+    log_path = tmp_path / f"{name}.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve"],
+            cwd=tmp_path,
+            env={
+                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "HOME": str(tmp_path),
+                **env,
+                "PORT": str(port),
+            },
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until(lambda: _healthy(process, url, log_path), f"{name} to start")
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=PROCESS_DEADLINE)
+        assert code == 0, log_path.read_text()
+
+
+def _healthy(process: subprocess.Popen[str], url: str, log_path: Path) -> bool:
+    assert process.poll() is None, f"smc-bot serve exited while starting:\n{log_path.read_text()}"
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, ConnectionError):
+        return False
+
+
+def _wait_until(done: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + PROCESS_DEADLINE
+    while not done():
+        assert time.monotonic() < deadline, f"waited {PROCESS_DEADLINE:.0f} s for {what}"
+        time.sleep(0.05)
+
+
+def _post_together(body: bytes, headers: dict[str, str], urls: list[str]) -> list[int]:
+    """The same signed request to every URL at the same instant, one thread each; the HTTP statuses."""
+    barrier = threading.Barrier(len(urls))
+    statuses: list[int] = [0] * len(urls)
+
+    def send(index: int) -> None:
+        post = urllib.request.Request(
+            f"{urls[index]}/slack/events", data=body, headers=headers, method="POST"
+        )
+        barrier.wait()
+        with urllib.request.urlopen(post, timeout=PROCESS_DEADLINE) as response:
+            statuses[index] = response.status
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(urls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statuses
+
+
+def test_two_serve_processes_receiving_the_same_signed_click_at_once_start_one_job(
+    tmp_path: Path, pg_db: Database, pg_url: str, slack: SlackStandIn, cloud: CloudSimulator, capture_url: str
+) -> None:
+    configure(pg_db)
+    rid = add_request(pg_db, web_params())
+    with running_bot(pg_db, slack, cloud, process_before_response=True) as setup:
+        ask(setup, rid)  # the summary and the approval card are in the channel before the processes start
+    shown = card(slack, rid)
+    click = SlackDriver(slack, capture_url).block_action(APPROVER_1, "approve", message=shown)
+    body = click.request_body
+    # Signed once and delivered to both processes, as if the load balancer had duplicated it.
+    headers = SlackDriver(slack, capture_url).signed_headers(body)
+    env = {
+        "SLACK_BOT_TOKEN": slack.bot_token,
+        "SLACK_SIGNING_SECRET": slack.signing_secret,
+        "SLACK_API_URL": slack.api_url,
+        "DATABASE_URL": pg_url,
+        "SMC_BOT_CLOUD_ENDPOINT": cloud.url,
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": DEST_ACCESS_KEY_ID,
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": DEST_ACCESS_KEY_SECRET,
+    }
+
+    with ExitStack() as processes:
+        urls = [
+            processes.enter_context(serve_process(tmp_path, name, env)) for name in ("replica-a", "replica-b")
+        ]
+
+        assert _post_together(body, headers, urls) == [200, 200]
+
+        def clicks_handled() -> bool:
+            return [e.action for e in audit(pg_db, rid)].count("vote.approve") == 2
+
+        _wait_until(clicks_handled, "both processes to handle the click")
+        outcomes = sorted(e.outcome.value for e in audit(pg_db, rid) if e.action == "vote.approve")
+        assert outcomes == sorted([AuditOutcome.OK.value, AuditOutcome.REFUSED.value])
+        assert len(votes(pg_db, rid)) == 1, "one vote"
+        assert [e.action for e in audit(pg_db, rid)].count("approval.approved") == 1, (
+            "one APPROVED transition"
+        )
+        executions = [i for i in intents(pg_db, rid) if i.payload.get("task") == EXECUTE_TASK]
+        assert len(executions) == 1, "one execution intent"
+
+        _wait_until(lambda: request(pg_db, rid).state is RequestState.IN_PROGRESS, "the job to start")
+        jobs = [j for j in cloud.world.jobs.values() if j.source_id == WEB_SOURCE]
+        assert [j.client_token for j in jobs] == [rid], "exactly one SMC job"
+        _wait_until(lambda: len(slack.ephemerals(APPROVER_1)) >= 1, "the answer to the click")
+    assert len(slack.ephemerals(APPROVER_1)) == 1, "one answer to one click"
