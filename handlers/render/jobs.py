@@ -299,10 +299,13 @@ def render_verify_report(item: OutboxItem, services: Services) -> SlackMessage |
     image = _text(payload, "image_id") or "?"
     kind = _text(payload, "instance_type") or "?"
     vswitch = _text(payload, "vswitch_id") or "?"
+    group = _text(payload, "security_group_id")
+    in_group = f" with security group `{group}`" if group else ""
     if payload.get("phase") == "launched":
         line = (
             f":test_tube: Verifying image `{image}`: launched check instance `{instance}` ({kind}) in "
-            f"`{vswitch}`. Waiting for Running and Cloud Assistant online; it is released afterwards."
+            f"`{vswitch}`{in_group}. Waiting for Running and Cloud Assistant online; it is released "
+            "afterwards."
         )
         return _message(f"Verifying image {image}", [_section(line), _context(VERIFY_COST_NOTE)])
     passed = bool(payload.get("passed"))
@@ -324,7 +327,8 @@ def render_verify_report(item: OutboxItem, services: Services) -> SlackMessage |
     elif payload.get("released"):
         billed = _seconds(payload, "billed_seconds")
         lines.append(
-            f"Check instance `{instance}` ({kind}) released" + (f" after {billed}." if billed else ".")
+            f"Check instance `{instance}` ({kind}, `{vswitch}`{in_group}) released"
+            + (f" after {billed}." if billed else ".")
         )
     else:
         error = _text(payload, "release_error")
