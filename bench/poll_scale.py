@@ -1,6 +1,7 @@
 """Poll cost at scale: 5,000 active SMC jobs across 5 accounts x 2 regions, polled by the bot's tracker.
 
-    python bench/poll_scale.py [--jobs 5000] [--accounts 5] [--ticks 6] [--window 10] [--naive-sample 500]
+    python bench/poll_scale.py [--jobs 5000] [--accounts 5] [--ticks 5] [--window 30] [--naive-sample 500]
+                               [--profile poll.prof]
 
 The sandbox cloud and the Slack stand-in (enforcing Slack's limits) run in a helper process, so the CPU
 and memory figures are the bot's alone. The bot process polls with the real SDK adapters and delivers
@@ -10,12 +11,18 @@ tick; the Slack figures cover the real-time window that follows a tick (`--windo
 Prints, per tick: SMC calls next to the minimum sum(ceil(n/50)) over (credentials, region), the tick's
 CPU seconds, Slack calls and 429s in the window, summary edits (and the most any one message got), and
 at the end peak RSS and the ratio against a naive one-DescribeReplicationJobs-per-job loop run on the
-same world in the same run. It asserts nothing.
+same world in the same run. It asserts nothing. CPU per tick is the CPU time of the thread that runs the
+tick (`time.thread_time`); the tracker uses one describe worker, so that is the whole tick's work.
+
+`--profile FILE` runs every tick under cProfile, timed in thread CPU time, and writes the stats of the
+ticks after the first (steady state) to FILE and the first tick's to FILE.first (read them with
+`python -m pstats FILE`). The profiler inflates the CPU figures of that run several times over.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import logging
 import math
@@ -331,6 +338,9 @@ def main() -> None:
         "--naive-sample", type=int, default=500, help="jobs the naive loop describes (0: all)"
     )
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument(
+        "--profile", default=None, help="write cProfile stats of the ticks here (inflates CPU figures)"
+    )
     args = parser.parse_args()
     # Delivery warns when an edit it was sending was re-dirtied meanwhile (it is then sent again, fresh).
     logging.basicConfig(level=logging.ERROR)
@@ -395,6 +405,7 @@ def main() -> None:
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     figures: list[TickFigures] = []
+    steady = cProfile.Profile(time.thread_time) if args.profile else None
     try:
         for number in range(1, args.ticks + 1):
             parent.send(("advance", TICK_SECONDS))
@@ -402,8 +413,17 @@ def main() -> None:
             window_start_wall = time.time()
             window_start = time.monotonic()
             cpu_window = process_cpu()
+            profiler = None
+            if args.profile:
+                profiler = cProfile.Profile(time.thread_time) if number == 1 else steady
             thread_cpu = time.thread_time()
+            if profiler is not None:
+                profiler.enable()
             report = tracker.tick()
+            if profiler is not None:
+                profiler.disable()
+                if number == 1:
+                    profiler.dump_stats(f"{args.profile}.first")
             tick_cpu = time.thread_time() - thread_cpu
             tick_wall = time.monotonic() - window_start
             time.sleep(max(0.0, args.window - tick_wall))
@@ -441,6 +461,9 @@ def main() -> None:
             )
     finally:
         runtime.delivery.stop(timeout=60)
+    if steady is not None and args.profile:
+        steady.dump_stats(args.profile)
+        print(f"profile: steady-state ticks in {args.profile}, first tick in {args.profile}.first")
 
     # The naive loop: one DescribeReplicationJobs per job, on the same world, in the same run.
     sample = jobs if args.naive_sample <= 0 else jobs[: args.naive_sample]

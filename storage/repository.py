@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, TypeVar, cast
@@ -11,6 +11,7 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import (
     CursorResult,
     RowMapping,
+    String,
     Table,
     and_,
     bindparam,
@@ -20,9 +21,11 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    type_coerce,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlmodel import Session, SQLModel, col
 
 from storage.enums import (
@@ -733,6 +736,43 @@ def update_outbox_payload(session: Session, key: str, payload: Mapping[str, Any]
 _IN_CHUNK = 500
 """Ids per IN (…) list and rows per multi-row INSERT: well inside SQLite's bound-parameter limit."""
 
+_MEMO_SIZE = 256
+
+
+class _Instants(UTCDateTime):
+    """UTCDateTime for the poller's bulk statements, whose thousands of rows share a few instants (the
+    tick's clock, the statement's `now`): each distinct value is converted once per column, not per row.
+    One instance per column, so each keeps its own small memo."""
+
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[datetime | None], Any] | None:
+        convert = super().bind_processor(dialect)
+        return None if convert is None else _memoized(convert)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], datetime | None] | None:
+        convert = super().result_processor(dialect, coltype)
+        return None if convert is None else _memoized(convert)
+
+
+def _memoized(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`convert` remembering its last few results: equal instants (and equal stored strings) convert
+    alike, and a value that fails to convert is not remembered."""
+    memo: dict[Any, Any] = {}
+
+    def process(value: Any) -> Any:
+        try:
+            return memo[value]
+        except KeyError:
+            pass
+        converted = convert(value)
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        memo[value] = converted
+        return converted
+
+    return process
+
 
 def _chunks(values: Sequence[Any], size: int = _IN_CHUNK) -> list[Sequence[Any]]:
     return [values[start : start + size] for start in range(0, len(values), size)]
@@ -776,19 +816,20 @@ def _write_polls(session: Session, owner: str, rows: Sequence[Mapping[str, Any]]
     now = utcnow()
     shapes: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
     for row in rows:
-        shapes.setdefault(tuple(name for name in row if name != "job_id"), []).append(row)
+        shapes.setdefault(tuple(row), []).append(row)
     written = 0
-    for columns, group in shapes.items():
+    for shape, group in shapes.items():
+        columns = [name for name in shape if name != "job_id"]
         stmt = (
             update(table)
             .where(table.c.job_id == bindparam("b_job_id"))
             .where(table.c.lease_owner == owner)
             .values(
                 {
-                    **{name: bindparam(f"v_{name}", type_=table.c[name].type) for name in columns},
-                    "lease_owner": None,
-                    "lease_expires_at": None,
-                    "updated_at": now,
+                    **{name: bindparam(f"v_{name}", type_=_bind_type(table, name)) for name in columns},
+                    "lease_owner": null(),
+                    "lease_expires_at": null(),
+                    "updated_at": bindparam("c_updated_at", now, type_=_Instants()),
                 }
             )
             .execution_options(synchronize_session=False)
@@ -797,6 +838,12 @@ def _write_polls(session: Session, owner: str, rows: Sequence[Mapping[str, Any]]
         params = [{"b_job_id": r["job_id"], **{key: r[name] for name, key in keys}} for r in group]
         written += _rowcount(session.execute(stmt, params))
     return written
+
+
+def _bind_type(table: Table, name: str) -> Any:
+    """The column's type for a per-row bind; instants get their own memo (`_Instants`)."""
+    column_type = table.c[name].type
+    return _Instants() if isinstance(column_type, UTCDateTime) else column_type
 
 
 def release_leases(session: Session, job_ids: Collection[str], owner: str, **values: Any) -> int:
@@ -885,6 +932,9 @@ def enqueue_many(session: Session, items: Sequence[Mapping[str, Any]]) -> set[st
     return set(session.scalars(stmt, [_outbox_row(item, now) for item in items]).all())
 
 
+_OUTBOX_TIMES = ("next_attempt_at", "created_at", "updated_at")
+"""The instants of an outbox row; in one statement's rows mostly the same `now`."""
+
 IN_FLIGHT_GRACE = timedelta(seconds=5)
 """How long a re-dirtied edit waits, by default, when its previous version is being sent right now."""
 
@@ -904,22 +954,24 @@ def mark_dirty_many(
         return
     now = utcnow()
     table = _table(Outbox)
-    pending = OutboxState.PENDING.value
-    edit = table.c.kind == OutboxKind.SLACK_UPDATE.value
-    in_flight = and_(
-        edit,
-        table.c.lease_owner.is_not(None),
-        table.c.lease_expires_at > literal(now, UTCDateTime()),
+    insert = _outbox_insert(session).values(
+        {name: bindparam(name, type_=_Instants()) for name in _OUTBOX_TIMES}
     )
-    insert = _outbox_insert(session)
-    after_flight = literal(now + in_flight_delay, UTCDateTime())
+    # The new row (`excluded`) is pending, has no attempts and was stamped `now` (`_outbox_row`): the
+    # update reads those from it rather than binding the same constants again for every row.
+    new = insert.excluded
+    pending = new.state
+    # A plain string bind: an Enum-typed one converts again for every row.
+    edit = table.c.kind == literal(OutboxKind.SLACK_UPDATE.value, String())
+    in_flight = and_(edit, table.c.lease_owner.is_not(None), table.c.lease_expires_at > new.updated_at)
+    after_flight = literal(now + in_flight_delay, _Instants())
     stmt = insert.on_conflict_do_update(
         index_elements=[table.c.key],
         set_={
             "state": pending,
-            "payload": insert.excluded.payload,
-            "updated_at": literal(now, UTCDateTime()),
-            "attempts": case((table.c.state == pending, table.c.attempts), else_=0),
+            "payload": new.payload,
+            "updated_at": new.updated_at,
+            "attempts": case((table.c.state == pending, table.c.attempts), else_=new.attempts),
             "next_attempt_at": case(
                 (
                     in_flight,
@@ -981,6 +1033,16 @@ def claim_due_job_rows(
 ) -> list[RowMapping]:
     """`claim_due_jobs` for the poller: plain rows (no ORM objects), each with what a tick needs of its
     request (channel, state, target type, network type, speed limit) and channel (poll interval)."""
+    return list(
+        claim_due_job_rows_iter(session, owner=owner, now=now, lease=lease, limit=limit, active=active)
+    )
+
+
+def claim_due_job_rows_iter(
+    session: Session, *, owner: str, now: datetime, lease: timedelta, limit: int, active: Collection[Enum]
+) -> Iterator[RowMapping]:
+    """`claim_due_job_rows`, the jobs leased now and their rows read one at a time (to be consumed in
+    this session): a caller that turns each into its own value never holds thousands of rows."""
     jobs = _table(SmcJob)
     requests = _table(MigrationRequest)
     configs = _table(ChannelConfig)
@@ -1003,11 +1065,11 @@ def claim_due_job_rows(
         .execution_options(synchronize_session=False)
     )
     if _rowcount(leased) == 0:
-        return []
+        return iter(())
     params = requests.c.params
     stmt = (
         select(
-            *(jobs.c[name] for name in POLL_COLUMNS),
+            *(_poll_column(jobs, name) for name in POLL_COLUMNS),
             requests.c.channel_id.label("request_channel_id"),
             requests.c.state.label("request_state"),
             requests.c.target_type.label("request_target_type"),
@@ -1020,7 +1082,15 @@ def claim_due_job_rows(
         .where(jobs.c.lease_owner == owner)
         .where(jobs.c.lease_expires_at == expiry)
     )
-    return list(session.execute(stmt).mappings().all())
+    return iter(session.execute(stmt).mappings())
+
+
+def _poll_column(table: Table, name: str) -> Any:
+    """The column as the claim reads it; instants through a memo (many rows share them)."""
+    column = table.c[name]
+    if isinstance(column.type, UTCDateTime):
+        return type_coerce(column, _Instants()).label(name)
+    return column
 
 
 def idle_pending(session: Session, keys: Collection[str]) -> set[str]:

@@ -42,6 +42,7 @@ from bot.cloud.ports import (
     Region,
     ReplicationJob,
     Secret,
+    SecurityGroup,
     SourceServer,
     SourceServerState,
     Vpc,
@@ -50,7 +51,14 @@ from bot.cloud.ports import (
     parse_credential_ref,
 )
 from bot.cloud.scrub import Scrubber, protect_transport_logs
-from bot.cloud.sdk import TOKEN_REJECTED_CODES, ClientFactory, CloudConfig, Invoker
+from bot.cloud.sdk import (
+    SMC_API_VERSION,
+    TOKEN_REJECTED_CODES,
+    ClientFactory,
+    CloudConfig,
+    Invoker,
+    call_rpc,
+)
 
 __all__ = ["AliyunCloudGateway", "CloudConfig"]
 
@@ -164,6 +172,17 @@ class _Account:
             lambda creds: getattr(self._factory.smc(creds, idempotent=idempotent), method)(request),
         )
 
+    def _smc_rpc(self, action: str, request: Any, *, idempotent: bool = True) -> dict[str, Any]:
+        """`_smc` for the poller's hot path: the same request through the client's `call_api`
+        (`sdk.call_rpc`), without the SDK's response model round trip."""
+        return self._call(
+            "smc",
+            action,
+            lambda creds: call_rpc(
+                self._factory.smc(creds, idempotent=idempotent), action, SMC_API_VERSION, request
+            ),
+        )
+
     # ---- STS ----------------------------------------------------------------------------------
 
     def get_caller_identity(self) -> CallerIdentity:
@@ -272,6 +291,22 @@ class _Account:
             ("VSwitches", "VSwitch"),
             parse.vswitch,
         )
+
+    def list_security_groups(self, region: str, *, vpc_id: str) -> list[SecurityGroup]:
+        groups: list[SecurityGroup] = []
+        token: str | None = None
+        for _ in range(_MAX_PAGES):
+            request = ecs_models.DescribeSecurityGroupsRequest(
+                region_id=region, vpc_id=vpc_id, max_results=ECS_MAX_RESULTS, next_token=token
+            )
+            body = self._ecs(region, "DescribeSecurityGroups", request)
+            groups.extend(
+                parse.security_group(g) for g in parse.items(body, "SecurityGroups", "SecurityGroup")
+            )
+            token = parse.opt_text(body, "NextToken")
+            if not token:
+                break
+        return groups
 
     def list_images(
         self,
@@ -556,7 +591,7 @@ class _SmcAccount(_Account):
             request = smc_models.DescribeReplicationJobsRequest(
                 region_id=region, job_id=batch, page_size=SMC_PAGE_SIZE, page_number=1
             )
-            body = self._smc("DescribeReplicationJobs", request)
+            body = self._smc_rpc("DescribeReplicationJobs", request)
             found.extend(
                 parse.replication_job(j) for j in parse.items(body, "ReplicationJobs", "ReplicationJob")
             )
@@ -580,7 +615,7 @@ class _SmcAccount(_Account):
             page_number=page_number,
             page_size=max(1, min(page_size, SMC_PAGE_SIZE)),
         )
-        body = self._smc("DescribeReplicationJobs", request)
+        body = self._smc_rpc("DescribeReplicationJobs", request)
         return Page(
             items=tuple(
                 parse.replication_job(j) for j in parse.items(body, "ReplicationJobs", "ReplicationJob")

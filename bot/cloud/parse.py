@@ -28,6 +28,7 @@ from bot.cloud.ports import (
     Region,
     ReplicationJob,
     ReplicationJobRun,
+    SecurityGroup,
     SourceDisk,
     SourceServer,
     SourceServerState,
@@ -45,11 +46,12 @@ def items(body: Body | None, *path: str) -> list[Body]:
     """The list at `path` (Alibaba wraps lists: {"Instances": {"Instance": [...]}})."""
     node: Any = body
     for key in path:
-        if not isinstance(node, Mapping):
+        if not (type(node) is dict or isinstance(node, Mapping)):
             return []
         node = node.get(key)
     if isinstance(node, list):
-        return [n for n in node if isinstance(n, Mapping)]
+        # JSON objects are dicts: the exact type check first spares the (slow) ABC check per element.
+        return [n for n in node if type(n) is dict or isinstance(n, Mapping)]
     return []
 
 
@@ -68,45 +70,24 @@ def text(body: Body | None, key: str, default: str = "") -> str:
 
 
 def opt_text(body: Body | None, key: str) -> str | None:
-    value = body.get(key) if body else None
-    return None if value is None or value == "" else str(value)
+    return _opt_text(body.get(key) if body else None)
 
 
 def opt_int(body: Body | None, key: str) -> int | None:
-    value = body.get(key) if body else None
-    if value is None or value == "" or isinstance(value, bool):
-        return None
-    try:
-        return int(float(value))
-    except (TypeError, ValueError):
-        return None
+    return _opt_int(body.get(key) if body else None)
 
 
 def opt_float(body: Body | None, key: str) -> float | None:
-    value = body.get(key) if body else None
-    if value is None or value == "" or isinstance(value, bool):
-        return None
-    try:
-        return float(str(value).rstrip("%"))
-    except (TypeError, ValueError):
-        return None
+    return _opt_float(body.get(key) if body else None)
 
 
 def opt_bool(body: Body | None, key: str) -> bool | None:
-    value = body.get(key) if body else None
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in {"true", "false"}:
-        return value.lower() == "true"
-    return None
+    return _opt_bool(body.get(key) if body else None)
 
 
 def timestamp(body: Body | None, key: str) -> datetime | None:
     """Alibaba's UTC times: 2019-06-04T13:35:00Z, and ECS's minute form 2017-12-10T04:04Z."""
-    value = opt_text(body, key)
-    if value is None:
-        return None
-    return parse_time(value)
+    return _timestamp(body.get(key) if body else None)
 
 
 def parse_time(value: str) -> datetime | None:
@@ -118,6 +99,55 @@ def parse_time(value: str) -> datetime | None:
             continue
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     return None
+
+
+# The same rules on a value already looked up: the hot path (a poll describes thousands of jobs).
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _opt_text(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def _opt_int(value: Any) -> int | None:
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _opt_float(value: Any) -> float | None:
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        return float(str(value).rstrip("%"))
+    except (TypeError, ValueError):
+        return None
+
+
+def _opt_bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in {"true", "false"}:
+        return value.lower() == "true"
+    return None
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if type(value) is str and len(value) == 20 and value[10] == "T" and value[19] == "Z":
+        # The canonical 2019-06-04T13:35:00Z: fromisoformat reads its Z as UTC, as parse_time does.
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    return parse_time(str(value))
 
 
 def os_type(value: str | None, hint: str = "") -> OsType:
@@ -212,6 +242,16 @@ def vswitch(body: Body) -> VSwitch:
         available_ips=opt_int(body, "AvailableIpAddressCount") or 0,
         name=text(body, "VSwitchName"),
         status=text(body, "Status"),
+    )
+
+
+def security_group(body: Body) -> SecurityGroup:
+    return SecurityGroup(
+        id=text(body, "SecurityGroupId"),
+        name=text(body, "SecurityGroupName"),
+        vpc_id=text(body, "VpcId"),
+        description=text(body, "Description"),
+        type=text(body, "SecurityGroupType") or "normal",
     )
 
 
@@ -402,49 +442,50 @@ def source_server(body: Body) -> SourceServer:
 
 
 def replication_job(body: Body) -> ReplicationJob:
-    business = opt_text(body, "BusinessStatus")
+    get = body.get
+    business = _opt_text(get("BusinessStatus"))
     runs = tuple(
         ReplicationJobRun(
-            image_id=opt_text(r, "ImageId"),
-            type=text(r, "Type"),
-            start_time=timestamp(r, "StartTime"),
-            end_time=timestamp(r, "EndTime"),
+            image_id=_opt_text(r.get("ImageId")),
+            type=_text(r.get("Type")),
+            start_time=_timestamp(r.get("StartTime")),
+            end_time=_timestamp(r.get("EndTime")),
         )
         for r in items(body, "ReplicationJobRuns", "ReplicationJobRun")
     )
-    tags = tuple((text(t, "Key"), text(t, "Value")) for t in items(body, "Tags", "Tag"))
+    tags = tuple((_text(t.get("Key")), _text(t.get("Value"))) for t in items(body, "Tags", "Tag"))
     return ReplicationJob(
-        id=text(body, "JobId"),
-        name=text(body, "Name"),
-        source_id=text(body, "SourceId"),
-        region=text(body, "RegionId"),
-        status=JobStatus(text(body, "Status") or "Unknown"),
+        id=_text(get("JobId")),
+        name=_text(get("Name")),
+        source_id=_text(get("SourceId")),
+        region=_text(get("RegionId")),
+        status=JobStatus(_text(get("Status")) or "Unknown"),
         business_status=BusinessStatus(business) if business else None,
-        progress=opt_float(body, "Progress") or 0.0,
-        error_code=opt_text(body, "ErrorCode"),
-        status_info=text(body, "StatusInfo"),
-        description=text(body, "Description"),
-        target_type=text(body, "TargetType"),
-        job_type=opt_int(body, "JobType"),
-        image_id=opt_text(body, "ImageId"),
-        image_name=opt_text(body, "ImageName"),
-        instance_id=opt_text(body, "InstanceId"),
-        transition_instance_id=opt_text(body, "TransitionInstanceId"),
-        instance_type=opt_text(body, "InstanceType"),
-        net_mode=opt_int(body, "NetMode"),
-        vpc_id=opt_text(body, "VpcId"),
-        vswitch_id=opt_text(body, "VSwitchId"),
-        system_disk_size=opt_int(body, "SystemDiskSize"),
-        license_type=opt_text(body, "LicenseType"),
+        progress=_opt_float(get("Progress")) or 0.0,
+        error_code=_opt_text(get("ErrorCode")),
+        status_info=_text(get("StatusInfo")),
+        description=_text(get("Description")),
+        target_type=_text(get("TargetType")),
+        job_type=_opt_int(get("JobType")),
+        image_id=_opt_text(get("ImageId")),
+        image_name=_opt_text(get("ImageName")),
+        instance_id=_opt_text(get("InstanceId")),
+        transition_instance_id=_opt_text(get("TransitionInstanceId")),
+        instance_type=_opt_text(get("InstanceType")),
+        net_mode=_opt_int(get("NetMode")),
+        vpc_id=_opt_text(get("VpcId")),
+        vswitch_id=_opt_text(get("VSwitchId")),
+        system_disk_size=_opt_int(get("SystemDiskSize")),
+        license_type=_opt_text(get("LicenseType")),
         runs=runs,
-        creation_time=timestamp(body, "CreationTime"),
-        start_time=timestamp(body, "StartTime"),
-        end_time=timestamp(body, "EndTime"),
-        scheduled_start_time=timestamp(body, "ScheduledStartTime"),
-        valid_time=timestamp(body, "ValidTime"),
-        run_once=opt_bool(body, "RunOnce"),
-        frequency=opt_int(body, "Frequency"),
-        max_images=opt_int(body, "MaxNumberOfImageToKeep"),
-        replication_parameters=text(body, "ReplicationParameters"),
+        creation_time=_timestamp(get("CreationTime")),
+        start_time=_timestamp(get("StartTime")),
+        end_time=_timestamp(get("EndTime")),
+        scheduled_start_time=_timestamp(get("ScheduledStartTime")),
+        valid_time=_timestamp(get("ValidTime")),
+        run_once=_opt_bool(get("RunOnce")),
+        frequency=_opt_int(get("Frequency")),
+        max_images=_opt_int(get("MaxNumberOfImageToKeep")),
+        replication_parameters=_text(get("ReplicationParameters")),
         tags=tags,
     )

@@ -17,10 +17,14 @@ import Tea.exceptions as tea_exceptions
 from alibabacloud_credentials.client import Client as CredentialClient
 from alibabacloud_credentials.exceptions import CredentialException
 from alibabacloud_ecs20140526.client import Client as EcsClient
+from alibabacloud_openapi_util.client import Client as OpenApiUtilClient
 from alibabacloud_smc20190601.client import Client as SmcClient
 from alibabacloud_sts20150401.client import Client as StsClient
+from alibabacloud_tea_openapi import models as open_api_models
 from alibabacloud_tea_openapi.exceptions import ClientException, ServerException, ThrottlingException
 from alibabacloud_tea_openapi.models import Config
+from alibabacloud_tea_util import models as util_models
+from alibabacloud_tea_util.client import Client as UtilClient
 from darabonba import exceptions as dara_exceptions
 from darabonba.policy.retry import RetryOptions
 
@@ -30,6 +34,9 @@ from bot.cloud.scrub import Scrubber
 log = logging.getLogger(__name__)
 
 R = TypeVar("R")
+
+SMC_API_VERSION = "2019-06-01"
+"""The API version alibabacloud_smc20190601 speaks (its generated methods' `Params.version`)."""
 
 # Alibaba's throttling codes (SMC_API_NOTES); any error carrying `x-acs-retry-after` is a
 # ThrottlingException as well, whatever its code.
@@ -229,14 +236,13 @@ class Invoker:
         self._observer = observer
 
     def call(self, service: str, action: str, fn: Callable[[], Any]) -> dict[str, Any]:
-        """The response body as a dict in API field names."""
+        """The response body as a dict in API field names; `fn` returns an SDK response model, or the
+        dict of a client's `call_api` (`call_rpc`)."""
         started = time.monotonic()
         error: CloudError | None = None
         body: dict[str, Any] = {}
         try:
-            response = fn()
-            mapped = response.body.to_map() if response is not None and response.body is not None else {}
-            body = mapped if isinstance(mapped, dict) else {}
+            body = _body_of(fn())
         except _SDK_ERRORS as exc:
             error = to_cloud_error(exc, service, action, self._scrub)
         # Raised outside the except block so no SDK exception (with its request URL and headers)
@@ -267,6 +273,43 @@ class Invoker:
             self._observer(service, action, outcome, seconds)
         except Exception:
             log.exception("call observer failed service=%s action=%s", service, action)
+
+
+def _body_of(response: Any) -> dict[str, Any]:
+    if response is None:
+        return {}
+    if isinstance(response, dict):
+        mapped = response.get("body")
+    else:
+        mapped = response.body.to_map() if response.body is not None else {}
+    return mapped if isinstance(mapped, dict) else {}
+
+
+def call_rpc(client: Any, action: str, version: str, request: Any) -> dict[str, Any]:
+    """A generated SDK method without its response model: the request model validated, then the same
+    `Params`, `OpenApiRequest` and `RuntimeOptions` to the same client's `call_api`, so signing, retries,
+    transport and the error exceptions are the SDK's; the `body` stays the decoded JSON (no response
+    model built and mapped back).
+
+    Only for RPC actions whose generated method sends every request field as a query parameter
+    (DescribeReplicationJobs: tests/cloud compare both paths on the wire and in the values).
+    """
+    UtilClient.validate_model(request)
+    query = OpenApiUtilClient.query(request.to_map())
+    open_request = open_api_models.OpenApiRequest(query=query)
+    params = open_api_models.Params(
+        action=action,
+        version=version,
+        protocol="HTTPS",
+        pathname="/",
+        method="POST",
+        auth_type="AK",
+        style="RPC",
+        req_body_type="formData",
+        body_type="json",
+    )
+    response = client.call_api(params, open_request, util_models.RuntimeOptions())
+    return response if isinstance(response, dict) else {}
 
 
 def to_cloud_error(exc: BaseException, service: str, action: str, scrub: Scrubber) -> CloudError:

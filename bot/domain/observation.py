@@ -11,6 +11,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from bot.cloud.ports import ReplicationJob
@@ -21,11 +22,9 @@ from bot.domain.progress import (
     JobObservation,
     JobRun,
     JobSnapshot,
-    ProgressSample,
     average_speed,
     eta,
     observe,
-    speed_between,
     transferred_bytes,
 )
 from storage.enums import BusinessStatus, JobStatus, RequestState, TargetType
@@ -61,6 +60,9 @@ DELETED_KEY = "deleted"
 PROGRESS_COLUMNS = ("progress", "snapshot", "speed_bps", "event_seq", "last_polled_at", "next_poll_at")
 """What every observation writes; the other columns only when one of them changed (a cheaper write)."""
 
+IDLE_COLUMNS = ("speed_bps", "last_polled_at", "next_poll_at")
+"""What an observation that changes neither the columns nor the snapshot writes (nothing to re-encode)."""
+
 DETAIL_COLUMNS = (
     "status",
     "business_status",
@@ -74,13 +76,15 @@ DETAIL_COLUMNS = (
     "valid_time",
 )
 
+_details = itemgetter(*DETAIL_COLUMNS)
+
 
 def job_reply_name(job_id: str, event_key: str) -> str:
     """The name part of a job event's outbox key: `req:<request>:job:<job>:<event key>`."""
     return f"job:{job_id}:{event_key}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TrackedJob:
     """What a tick needs of one claimed job and its request, detached from the session."""
 
@@ -114,6 +118,7 @@ class TrackedJob:
     ) -> TrackedJob:
         """From a row of `repository.claim_due_job_rows`; the channel may ask for a longer interval."""
         seconds = row["channel_poll_seconds"] or 0
+        poll_every = poll_interval if not seconds and poll_interval >= _NO_TIME else None
         return cls(
             job_id=row["job_id"],
             request_id=row["request_id"],
@@ -133,7 +138,7 @@ class TrackedJob:
             last_polled_at=row["last_polled_at"],
             created_at=row["created_at"],
             event_seq=row["event_seq"],
-            poll_every=max(poll_interval, timedelta(seconds=seconds)),
+            poll_every=poll_every or max(poll_interval, timedelta(seconds=seconds)),
             network_type=row["request_network_type"] or 0,
             speed_limit_mbps=row["request_speed_limit_mbps"] or 0,
             stored={name: row[name] for name in DETAIL_COLUMNS},
@@ -157,7 +162,7 @@ def snapshot_of(row: Mapping[Any, Any], stored: Mapping[str, Any] | None) -> Job
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reply:
     """One thread reply to record for a job event."""
 
@@ -167,7 +172,7 @@ class Reply:
     broadcast: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JobUpdate:
     """What one observation of a job changes: its columns, its replies, the summary, the request."""
 
@@ -181,21 +186,19 @@ class JobUpdate:
     request_to: RequestState | None = None
 
 
+_JOB_STATUSES: Mapping[str, JobStatus] = {status.value: status for status in JobStatus}
+_BUSINESS_STATUSES: Mapping[str, BusinessStatus] = {status.value: status for status in BusinessStatus}
+
+
 def observation_of(described: ReplicationJob) -> JobObservation | None:
     """SMC's answer in the diff's terms; None for a status this bot does not know (left untouched)."""
-    try:
-        status = JobStatus(described.status.value)
-    except ValueError:
+    status = _JOB_STATUSES.get(described.status.value)
+    if status is None:
         return None
-    business: BusinessStatus | None = None
-    if described.business_status is not None:
-        try:
-            business = BusinessStatus(described.business_status.value)
-        except ValueError:
-            business = None
+    sub = described.business_status
     return JobObservation(
         status=status,
-        business_status=business,
+        business_status=None if sub is None else _BUSINESS_STATUSES.get(sub.value),
         progress=described.progress,
         error_code=described.error_code or None,
         status_info=described.status_info or None,
@@ -203,7 +206,9 @@ def observation_of(described: ReplicationJob) -> JobObservation | None:
         runs=tuple(
             JobRun(image_id=run.image_id, started_at=run.start_time, ended_at=run.end_time)
             for run in described.runs
-        ),
+        )
+        if described.runs
+        else (),
         incremental=described.run_once is False,
     )
 
@@ -272,11 +277,17 @@ def assess(
         "next_poll_at": next_poll if current.status in POLLED else None,
     }
     stored = job.stored
-    unchanged = [stored.get(name, _UNKNOWN) for name in DETAIL_COLUMNS] == [values[n] for n in DETAIL_COLUMNS]
+    try:
+        unchanged = _details(stored) == _details(values)
+    except KeyError:
+        unchanged = [stored.get(n, _UNKNOWN) for n in DETAIL_COLUMNS] == [values[n] for n in DETAIL_COLUMNS]
     if unchanged and current.status is not JobStatus.FINISHED:
-        values = {name: values[name] for name in PROGRESS_COLUMNS}
-    context = _Context(described, current, snapshot, speed, started, finished, avg_speed)
-    replies = tuple(_reply(job, event, context) for event in observed.events)
+        same = not observed.events and current.progress == job.progress and snapshot == previous
+        values = {name: values[name] for name in (IDLE_COLUMNS if same else PROGRESS_COLUMNS)}
+    replies: tuple[Reply, ...] = ()
+    if observed.events:
+        context = _Context(described, current, snapshot, speed, started, finished, avg_speed)
+        replies = tuple(_reply(job, event, context) for event in observed.events)
     request_to: RequestState | None = None
     if current.status is JobStatus.FINISHED:
         request_to = RequestState.COMPLETED
@@ -314,6 +325,7 @@ def _without_progress(shown: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 _UNKNOWN = object()
+_NO_TIME = timedelta(0)
 
 
 def _syncing(status: JobStatus, business: BusinessStatus | None) -> bool:
@@ -328,14 +340,18 @@ def _speed(job: TrackedJob, previous: JobSnapshot, current: JobObservation, now:
         return None
     if current.progress < previous.progress:
         return None
-    measured = speed_between(
-        ProgressSample(job.last_polled_at, previous.progress, job.total_bytes),
-        ProgressSample(now, current.progress, job.total_bytes),
-    )
-    return measured if measured is not None else job.speed_bps
+    # speed_between(ProgressSample(last poll, previous), ProgressSample(now, current)), without the samples.
+    total = job.total_bytes
+    if total is None:
+        return job.speed_bps
+    seconds = (now - job.last_polled_at).total_seconds()
+    moved = transferred_bytes(current.progress, total) - transferred_bytes(previous.progress, total)
+    if seconds <= 0 or moved < 0:
+        return job.speed_bps
+    return moved / seconds
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Context:
     described: ReplicationJob
     current: JobObservation

@@ -45,7 +45,7 @@ def transferred_bytes(progress: float, total_bytes: int) -> float:
     return _clamp_percent(progress) / 100 * total_bytes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ProgressSample:
     """One reading of a job: when, its progress in percent, and the bytes one cycle moves (if known)."""
 
@@ -122,7 +122,12 @@ def low_speed_advice(network_type: NetworkType, *, speed_limit_mbps: int = 0) ->
 
 def crossed_milestones(previous: float, current: float, marks: Sequence[int] = MILESTONES) -> list[int]:
     """Marks m with previous < m <= current, ascending; nothing when progress did not move forward."""
+    if marks is MILESTONES:
+        return [m for m in _SORTED_MILESTONES if previous < m <= current]
     return sorted(m for m in set(marks) if previous < m <= current)
+
+
+_SORTED_MILESTONES = tuple(sorted(set(MILESTONES)))
 
 
 def progress_bar(percent: float, width: int = 20) -> str:
@@ -169,7 +174,10 @@ def human_duration(value: timedelta | float) -> str:
 
 
 def _clamp_percent(value: float) -> float:
-    return 0.0 if not math.isfinite(value) else min(max(value, 0.0), 100.0)
+    # min(max(value, 0.0), 100.0) for finite values, without the two calls (a poll clamps thousands).
+    if not math.isfinite(value) or value < 0.0:
+        return 0.0
+    return 100.0 if value > 100.0 else value
 
 
 # -- job observation diff --------------------------------------------------------------------------
@@ -178,6 +186,12 @@ _ACTIVE = frozenset({JobStatus.RUNNING, JobStatus.STOPPED, JobStatus.IN_ERROR})
 """States of a cycle in progress: milestones count only here."""
 CYCLE_RESET_DROP = 10.0
 """A progress drop of this many points while active means a new cycle began between two polls."""
+_STATUS_ORDER: tuple[JobStatus, ...] = tuple(JobStatus)
+"""Declaration order: a snapshot's `entries` follow it (iterating the enum class itself is slow)."""
+_ENTRIES: dict[tuple[tuple[JobStatus, int], ...], Mapping[JobStatus, int]] = {}
+"""Read-only `entries` mappings shared by the snapshots that count alike: a poller keeps thousands of
+snapshots, most with the same few counts, and makes new ones every tick."""
+_ENTRIES_SIZE = 1024
 
 
 class JobEventKind(StrEnum):
@@ -191,7 +205,7 @@ class JobEventKind(StrEnum):
     FINISHED = "finished"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JobRun:
     """One finished cycle, as `ReplicationJobRuns` lists it (in order)."""
 
@@ -200,7 +214,7 @@ class JobRun:
     ended_at: datetime | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JobObservation:
     """A job as `DescribeReplicationJobs` just described it; `incremental` is `RunOnce == false`."""
 
@@ -214,7 +228,7 @@ class JobObservation:
     incremental: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JobSnapshot:
     """What the bot stored after the last observation, including the counters event keys are built from.
 
@@ -238,8 +252,19 @@ class JobSnapshot:
     def __post_init__(self) -> None:
         if self.peak is None:
             object.__setattr__(self, "peak", _clamp_percent(self.progress))
-        ordered = {status: self.entries[status] for status in JobStatus if self.entries.get(status)}
-        object.__setattr__(self, "entries", MappingProxyType(ordered))
+        entries = self.entries
+        counts = tuple((status, entries[status]) for status in _STATUS_ORDER if entries.get(status))
+        for _, count in counts:
+            if type(count) is not int:
+                object.__setattr__(self, "entries", MappingProxyType(dict(counts)))
+                return
+        shared = _ENTRIES.get(counts)
+        if shared is None:
+            shared = MappingProxyType(dict(counts))
+            if len(_ENTRIES) >= _ENTRIES_SIZE:
+                _ENTRIES.clear()
+            _ENTRIES[counts] = shared
+        object.__setattr__(self, "entries", shared)
 
     def entered(self, status: JobStatus) -> int:
         """How many times the job has entered `status` so far."""
@@ -265,20 +290,35 @@ class JobSnapshot:
         """Inverse of `to_dict`; unknown enum values raise ValueError."""
         business = data.get("business_status")
         return cls(
-            status=JobStatus(data["status"]),
-            business_status=None if business is None else BusinessStatus(business),
+            status=_job_status(data["status"]),
+            business_status=None if business is None else _business_status(business),
             progress=float(data.get("progress", 0.0)),
             error_code=data.get("error_code"),
             runs_seen=int(data.get("runs_seen", 0)),
             image_id=data.get("image_id"),
             cycle=int(data.get("cycle", 1)),
             peak=None if data.get("peak") is None else float(data["peak"]),
-            business_seen=frozenset(BusinessStatus(b) for b in data.get("business_seen", ())),
-            entries={JobStatus(k): int(v) for k, v in dict(data.get("entries", {})).items()},
+            business_seen=frozenset(_business_status(b) for b in data.get("business_seen", ())),
+            entries={_job_status(k): int(v) for k, v in dict(data.get("entries", {})).items()},
         )
 
 
-@dataclass(frozen=True)
+_JOB_STATUSES: Mapping[str, JobStatus] = {status.value: status for status in JobStatus}
+_BUSINESS_STATUSES: Mapping[str, BusinessStatus] = {status.value: status for status in BusinessStatus}
+
+
+def _job_status(value: Any) -> JobStatus:
+    """`JobStatus(value)` (the same ValueError for an unknown one), a dict lookup for a stored string."""
+    found = _JOB_STATUSES.get(value) if type(value) is str else None
+    return found if found is not None else JobStatus(value)
+
+
+def _business_status(value: Any) -> BusinessStatus:
+    found = _BUSINESS_STATUSES.get(value) if type(value) is str else None
+    return found if found is not None else BusinessStatus(value)
+
+
+@dataclass(frozen=True, slots=True)
 class JobEvent:
     """One thread-worthy change; `key` is unique per job and the same whenever this change is observed."""
 
@@ -311,7 +351,7 @@ class JobEvent:
         return data
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Observed:
     """The events of one observation, in order, and the snapshot to store with them (same transaction)."""
 

@@ -1,10 +1,10 @@
 """Job tracking: claim due jobs, describe them in batches, diff, and record state with its thread replies.
 
 One tick: lease the due jobs in the database (so replicas never poll the same job), group them by
-credentials and region, call DescribeReplicationJobs with at most 50 ids per call, and compare each answer
-with the stored snapshot (`observation.assess`). The new state, the event replies and the summary refresh
-are written in one transaction, keyed so that recording them twice changes nothing. A describe that
-fails changes nothing: its jobs are released and polled again next tick.
+credentials and region, call DescribeReplicationJobs with at most 50 ids per call, and compare each answer,
+as it arrives, with the stored snapshot (`observation.assess`). A job's new state, its event replies and
+its summary refresh are written in one transaction (≤ 500 jobs each), keyed so that recording them twice
+changes nothing. A describe that fails changes nothing: its jobs are released and polled again next tick.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from sqlmodel import Session
@@ -80,14 +81,14 @@ class TickReport:
     """Jobs per (credential reference, region)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Batch:
     credential_ref: str
     region_id: str
     jobs: tuple[TrackedJob, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Answer:
     batch: _Batch
     at: datetime
@@ -116,9 +117,10 @@ class JobTracker:
         self._kick = kick
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
-        self._snapshots: dict[str, tuple[datetime | None, int, JobSnapshot]] = {}
+        self._snapshots: dict[str, JobSnapshot] = {}
         """The snapshot this process wrote last for each job, valid while the row still shows that write
-        (same last_polled_at and event_seq): saves reading and parsing it back every tick."""
+        (`_written`: same last_polled_at and event_seq): saves reading and parsing it back every tick."""
+        self._written: dict[str, tuple[datetime | None, int]] = {}
 
     @property
     def owner(self) -> str:
@@ -132,13 +134,11 @@ class JobTracker:
         report.claimed = len(jobs)
         if jobs:
             batches = list(_batches(jobs))
+            del jobs
             for batch in batches:
                 key = (batch.credential_ref, batch.region_id)
                 report.groups[key] = report.groups.get(key, 0) + len(batch.jobs)
-            answers = self._describe(batches)
-            report.describe_calls = len(answers)
-            report.failed_calls = sum(1 for a in answers if a.jobs is None)
-            self._record(answers, report)
+            self._poll(batches, report)
             if report.replies or report.summaries:
                 self._kick()
         report.seconds = time.monotonic() - started
@@ -172,9 +172,14 @@ class JobTracker:
     # --- claiming -----------------------------------------------------------------------------
 
     def _claim(self, now: datetime) -> list[TrackedJob]:
+        """Lease the due jobs; each row becomes a TrackedJob as it is read, with the snapshot this process
+        wrote last where the row still shows that write, else the stored one (read for those rows only)."""
         policy = self.policy
+        interval = policy.poll_interval
+        jobs: list[TrackedJob | None] = []
+        unknown: list[tuple[int, Mapping[Any, Any]]] = []
         with self._db.unit_of_work() as session:
-            rows = repo.claim_due_job_rows(
+            rows = repo.claim_due_job_rows_iter(
                 session,
                 owner=self._owner,
                 now=now,
@@ -182,46 +187,75 @@ class JobTracker:
                 limit=policy.claim_limit,
                 active=POLLED,
             )
-            known: dict[str, JobSnapshot] = {}
             for row in rows:
-                cached = self._snapshots.get(row["job_id"])
-                if cached is not None and (cached[0], cached[1]) == (row["last_polled_at"], row["event_seq"]):
-                    known[row["job_id"]] = cached[2]
-            missing = [row["job_id"] for row in rows if row["job_id"] not in known]
-            stored = repo.job_snapshots(session, missing) if missing else {}
-        return [
-            TrackedJob.from_claim(
-                row,
-                snapshot=known.get(row["job_id"]) or snapshot_of(row, stored.get(row["job_id"])),
-                poll_interval=policy.poll_interval,
-            )
-            for row in rows
-        ]
+                job_id = row["job_id"]
+                snapshot = self._snapshots.get(job_id)
+                if snapshot is not None and self._written.get(job_id) == (
+                    row["last_polled_at"],
+                    row["event_seq"],
+                ):
+                    jobs.append(TrackedJob.from_claim(row, snapshot=snapshot, poll_interval=interval))
+                else:
+                    unknown.append((len(jobs), row))
+                    jobs.append(None)
+            stored = repo.job_snapshots(session, [new["job_id"] for _, new in unknown]) if unknown else {}
+        for position, new in unknown:
+            snapshot = snapshot_of(new, stored.get(new["job_id"]))
+            jobs[position] = TrackedJob.from_claim(new, snapshot=snapshot, poll_interval=interval)
+        return [job for job in jobs if job is not None]
 
     def _remember(self, updates: Iterable[JobUpdate]) -> None:
         if len(self._snapshots) > 2 * self.policy.claim_limit:
             self._snapshots.clear()
+            self._written.clear()
         for update in updates:
             values = update.values
+            job = update.job
             if values["next_poll_at"] is None:
-                self._snapshots.pop(update.job.job_id, None)
+                self._snapshots.pop(job.job_id, None)
+                self._written.pop(job.job_id, None)
             else:
-                self._snapshots[update.job.job_id] = (
-                    values["last_polled_at"],
-                    values["event_seq"],
-                    update.snapshot,
-                )
+                self._snapshots[job.job_id] = update.snapshot
+                self._written[job.job_id] = (values["last_polled_at"], values.get("event_seq", job.event_seq))
 
     # --- describing ---------------------------------------------------------------------------
 
-    def _describe(self, batches: Sequence[_Batch]) -> list[_Answer]:
-        if self.policy.describe_workers <= 1 or len(batches) == 1:
-            return [self._describe_one(batch) for batch in batches]
+    def _poll(self, batches: Sequence[_Batch], report: TickReport) -> None:
+        """Describe the batches, assess each answer as it arrives and write every _WRITE_CHUNK updates: a
+        tick holds one chunk's observations at a time, not every job's."""
+        updates: list[JobUpdate] = []
+        untouched: list[tuple[str, datetime]] = []
+        for answer in self._describe(batches):
+            report.describe_calls += 1
+            if answer.jobs is None:
+                report.failed_calls += 1
+            self._assess(answer, report, updates, untouched)
+            while len(updates) >= _WRITE_CHUNK:
+                self._write(updates[:_WRITE_CHUNK], report)
+                del updates[:_WRITE_CHUNK]
+        if updates:
+            self._write(updates, report)
+        if untouched:
+            self._release(untouched)
+
+    def _describe(self, batches: Sequence[_Batch]) -> Iterator[_Answer]:
+        """The answers in batch order; with workers, a few calls run ahead of the one being recorded."""
+        workers = self.policy.describe_workers
+        if workers <= 1 or len(batches) == 1:
+            yield from (self._describe_one(batch) for batch in batches)
+            return
         with self._pool_lock:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.policy.describe_workers, thread_name_prefix="describe")
+                self._pool = ThreadPoolExecutor(workers, thread_name_prefix="describe")
             pool = self._pool
-        return list(pool.map(self._describe_one, batches))
+        waiting = iter(batches)
+        running = deque(pool.submit(self._describe_one, batch) for batch in islice(waiting, 2 * workers))
+        while running:
+            answer = running.popleft().result()
+            following = next(waiting, None)
+            if following is not None:
+                running.append(pool.submit(self._describe_one, following))
+            yield answer
 
     def _describe_one(self, batch: _Batch) -> _Answer:
         ids = [job.job_id for job in batch.jobs]
@@ -243,32 +277,36 @@ class JobTracker:
 
     # --- recording ----------------------------------------------------------------------------
 
-    def _record(self, answers: Sequence[_Answer], report: TickReport) -> None:
-        updates: list[JobUpdate] = []
-        untouched: list[tuple[TrackedJob, datetime]] = []
-        for answer in answers:
-            for job in answer.batch.jobs:
-                next_poll = self._next_poll(job, answer.at)
-                if answer.jobs is None:
-                    # A failed describe records nothing about the job: it is only looked at again next tick.
-                    untouched.append((job, next_poll))
-                    continue
-                report.observed += 1
-                update = assess(
-                    job,
-                    answer.jobs.get(job.job_id),
-                    answer.at,
-                    next_poll=next_poll,
-                    deleted_grace=self.policy.deleted_grace,
-                )
-                if update is None:
-                    untouched.append((job, next_poll))
-                else:
-                    updates.append(update)
-        for start in range(0, len(updates), _WRITE_CHUNK):
-            self._write(updates[start : start + _WRITE_CHUNK], report)
-        if untouched:
-            self._release(untouched)
+    def _assess(
+        self,
+        answer: _Answer,
+        report: TickReport,
+        updates: list[JobUpdate],
+        untouched: list[tuple[str, datetime]],
+    ) -> None:
+        """What the answer changed goes to `updates`; `untouched` gets the jobs whose lease only goes back."""
+        found = answer.jobs
+        due: dict[timedelta, datetime] = {}
+        for job in answer.batch.jobs:
+            next_poll = due.get(job.poll_every)
+            if next_poll is None:
+                next_poll = due[job.poll_every] = self._next_poll(job, answer.at)
+            if found is None:
+                # A failed describe records nothing about the job: it is only looked at again next tick.
+                untouched.append((job.job_id, next_poll))
+                continue
+            report.observed += 1
+            update = assess(
+                job,
+                found.get(job.job_id),
+                answer.at,
+                next_poll=next_poll,
+                deleted_grace=self.policy.deleted_grace,
+            )
+            if update is None:
+                untouched.append((job.job_id, next_poll))
+            else:
+                updates.append(update)
 
     def _write(self, updates: Sequence[JobUpdate], report: TickReport) -> None:
         with self._db.unit_of_work() as session:
@@ -302,10 +340,10 @@ class JobTracker:
                     status,
                 )
 
-    def _release(self, jobs: Sequence[tuple[TrackedJob, datetime]]) -> None:
+    def _release(self, jobs: Sequence[tuple[str, datetime]]) -> None:
         by_due: dict[datetime, list[str]] = defaultdict(list)
-        for job, due in jobs:
-            by_due[due].append(job.job_id)
+        for job_id, due in jobs:
+            by_due[due].append(job_id)
         with self._db.unit_of_work() as session:
             for due, ids in by_due.items():
                 repo.release_leases(session, ids, self._owner, next_poll_at=due)
