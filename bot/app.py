@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import App, BoltResponse
@@ -16,6 +17,11 @@ import handlers
 from bot.services import Services
 
 log = logging.getLogger(__name__)
+
+LISTENER_THREADS = 64
+"""Bolt answers an HTTP request once its listener called ack(), while the listener goes on in this pool
+(votes, the command audit, lookups). Bolt's default of 5 threads let that after-ack work hold back the
+acks of the requests queued behind it (bench/ack_latency.py); the threads mostly wait on I/O."""
 
 
 def _user_and_channel(body: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -45,6 +51,7 @@ def create_app(
         token_verification_enabled=False,
         process_before_response=process_before_response,
         ignoring_self_events_enabled=True,
+        listener_executor=ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="bolt-listener"),
     )
 
     @app.middleware

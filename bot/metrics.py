@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col
 
+from bot.health import PollerState
 from storage import repository as repo
 from storage.db import Database
 from storage.models import SmcJob
@@ -48,6 +49,26 @@ class _DatabaseGauges(Collector):
         yield depth
         yield age
         yield jobs
+
+
+class _PollerGauges(Collector):
+    """Whether this process's scheduler runs and how long ago its last poll succeeded."""
+
+    def __init__(self, poller: PollerState, clock: Callable[[], datetime]) -> None:
+        self._poller = poller
+        self._clock = clock
+
+    def collect(self) -> Iterator[Metric]:
+        running = GaugeMetricFamily("smc_bot_scheduler_running", "1 while the poll scheduler runs")
+        running.add_metric([], 1 if self._poller.running else 0)
+        yield running
+        last = self._poller.last_success_at
+        if last is not None:
+            age = GaugeMetricFamily(
+                "smc_bot_poll_last_success_age_seconds", "Seconds since this process's last successful poll"
+            )
+            age.add_metric([], max(0.0, (self._clock() - last).total_seconds()))
+            yield age
 
 
 class Metrics:
@@ -86,6 +107,9 @@ class Metrics:
 
     def watch_database(self, db: Database, clock: Callable[[], datetime]) -> None:
         self.registry.register(_DatabaseGauges(db, clock))
+
+    def watch_poller(self, poller: PollerState, clock: Callable[[], datetime]) -> None:
+        self.registry.register(_PollerGauges(poller, clock))
 
     def observe_ack(self, kind: str, seconds: float, status: int) -> None:
         self.acks.labels(kind=kind, status=str(status)).observe(seconds)

@@ -8,17 +8,19 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from bot.cloud.ports import CloudGateway, Secret
+from bot.cloud.ports import CallObserver, CloudGateway, Secret
 from bot.config import Settings
 from bot.domain.approvals import ApprovalService
 from bot.domain.audit import AuditService
 from bot.domain.catalog import Catalog
 from bot.domain.channel_config import ConfigService
+from bot.domain.command_log import CommandLog
 from bot.domain.directory import Directory, UnwiredDirectory
 from bot.domain.execution import ExecutionService
+from bot.domain.home import HomeService
 from bot.domain.import_retry import ImportRetryService
 from bot.domain.import_runner import ImportRunner, ImportSettings
 from bot.domain.imports import ImportService
@@ -93,6 +95,8 @@ class Services:
     """Slack user groups and admin flags; the composition root sets `bot.slack_directory.SlackDirectory`."""
     audit: AuditService = field(init=False)
     """Append-only audit trail helpers and the CSV export."""
+    command_log: CommandLog = field(init=False)
+    """Every `/smc` invocation into the audit trail, batched while the runtime runs (off the ack's CPU)."""
     channel_config: ConfigService = field(init=False)
     """`/smc config`: per-channel approval policy and defaults."""
     approvals: ApprovalService = field(init=False)
@@ -119,9 +123,12 @@ class Services:
     """The `execute` task: drill, CreateReplicationJob (ClientToken = request id), start."""
     job_actions: JobActionService = field(init=False)
     """Buttons on a migration: pause, resume, retry, modify, cut over, cancel, gated rounds, withdraw."""
+    home: HomeService = field(init=False)
+    """The App Home tab: my requests, approvals waiting for me, active migrations."""
 
     def __post_init__(self) -> None:
         self.audit = AuditService(self.db, clock=self._now, kick=self._wake)
+        self.command_log = CommandLog(self.db, clock=self._now)
         self.channel_config = ConfigService(
             self.db, self._directory, audit=self.audit, clock=self._now, kick=self._wake
         )
@@ -163,6 +170,7 @@ class Services:
         self.job_actions = JobActionService(
             self.db, self.cloud, lambda: self.approvals, self._directory, clock=self._now, kick=self._wake
         )
+        self.home = HomeService(self.requests, self.approvals)
 
     def _now(self) -> datetime:
         return self.clock()
@@ -174,8 +182,14 @@ class Services:
         self.kick()
 
 
-def cloud_gateway(settings: Settings) -> CloudGateway:
-    """The real SDK adapters, pointed at SMC_BOT_CLOUD_ENDPOINT when it is set (the sandbox)."""
+def cloud_gateway(
+    settings: Settings, *, observer: CallObserver | None = None, attempts: int | None = None
+) -> CloudGateway:
+    """The real SDK adapters, pointed at SMC_BOT_CLOUD_ENDPOINT when it is set (the sandbox).
+
+    `observer(service, action, outcome, seconds)` sees every call (metrics); `attempts` caps the SDK's
+    tries per call (`smc-bot check` answers at once instead of backing off against a dead endpoint).
+    """
     from bot.cloud.aliyun import AliyunCloudGateway
     from bot.cloud.sdk import CloudConfig
 
@@ -185,4 +199,6 @@ def cloud_gateway(settings: Settings) -> CloudGateway:
         access_key_id=settings.alibaba_cloud_access_key_id,
         access_key_secret=Secret(secret.get_secret_value()) if secret is not None else None,
     )
-    return AliyunCloudGateway(config)
+    if attempts is not None:
+        config = replace(config, max_attempts=attempts)
+    return AliyunCloudGateway(config, observer=observer)

@@ -12,6 +12,7 @@ def register(app: App) -> None:
         audit,
         commands,
         config,
+        home,
         import_actions,
         imports,
         jobs,
@@ -36,7 +37,7 @@ def register(app: App) -> None:
     imports.register(app)
     import_actions.register(app)
     migrate.register(app)
-    audit.register(app)
     approval.register(app)
     config.register(app)
     jobs.register(app)
+    home.register(app)

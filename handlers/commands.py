@@ -63,15 +63,29 @@ def register(app: App, routes: dict[Subcommand, CommandHandler]) -> None:
     ) -> None:
         word, rest = split(str(command.get("text") or ""))
         try:
+            route(word, Invocation(ack, command, rest, client, respond, services))
+        finally:
+            # Audited here, after the handler acked: HTTP mode answers Slack as soon as ack() is called
+            # while this listener goes on, whereas a middleware would hold the answer until the write ends.
+            services.command_log.record(
+                actor=str(command.get("user_id") or ""),
+                team_id=str(command.get("team_id") or ""),
+                channel_id=str(command.get("channel_id") or ""),
+                subcommand=word or "help",
+                args=rest,
+            )
+
+    def route(word: str, call: Invocation) -> None:
+        try:
             sub = Subcommand(word)
         except ValueError:
             problem = f"`{SLASH_COMMAND} {word}` is not a command." if word else None
-            ack(response_type="ephemeral", text=usage_text(problem), blocks=usage_blocks(problem))
+            call.ack(response_type="ephemeral", text=usage_text(problem), blocks=usage_blocks(problem))
             return
         handler = table.get(sub)
         if handler is None:
-            ack(response_type="ephemeral", text=f"`{SLASH_COMMAND} {sub.value}` is coming soon.")
+            call.ack(response_type="ephemeral", text=f"`{SLASH_COMMAND} {sub.value}` is coming soon.")
             return
-        handler(Invocation(ack, command, rest, client, respond, services))
+        handler(call)
 
     app.command(SLASH_COMMAND)(handle_smc)

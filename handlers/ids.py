@@ -76,6 +76,8 @@ class ActionId(StrEnum):
     SHOW_REQUEST = "approval_show_request"
     MODIFY_FIELD = "job_modify_field"
     """Every input of the Modify modal; the block id names the field."""
+    HOME_OPEN_THREAD = "home_open_thread"
+    """The App Home's link buttons to a request's thread (Slack still sends the click: it is acked)."""
 
 
 class BlockId(StrEnum):
@@ -115,6 +117,21 @@ class BlockId(StrEnum):
     MODIFY_MAX_IMAGES = "job_modify_max_images"
     MODIFY_LOCKED = "job_modify_locked"
 
+
+BOT_SCOPES: frozenset[str] = frozenset(
+    {
+        "commands",
+        "chat:write",
+        "chat:write.public",
+        "usergroups:read",
+        "users:read",
+        "files:write",
+        "channels:history",
+        "groups:history",
+        "channels:join",
+    }
+)
+"""The bot token scopes `manifest.yml` asks for (a test keeps them equal); `smc-bot check` compares."""
 
 SUMMARY_ACTION_IDS: Mapping[UserAction, ActionId] = MappingProxyType(
     {

@@ -8,6 +8,7 @@ the modal turns into a "checking…" view while they are fetched after the ack.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -408,8 +409,13 @@ class Wizard:
                 labels.update({v.vswitch_id: modal.vswitch_label(v) for v in vpc.vswitches})
             if draft.instance_id:
                 instance = catalog.cached_instance(draft.region_id, draft.instance_id)
-        templates = tuple(t.name for t in self.services.requests.templates(self.team_id))
+        templates = self._template_names
         return modal.ModalFacts(source=source, instance=instance, labels=labels, templates=templates[:100])
+
+    @functools.cached_property
+    def _template_names(self) -> tuple[str, ...]:
+        """The workspace's template names, read once per interaction (a page is rendered twice per submit)."""
+        return tuple(t.name for t in self.services.requests.templates(self.team_id))
 
     def _source(self, draft: MigrationParams) -> SourceServer | None:
         return self.services.catalog.cached_source(draft.source_id) if draft.source_id else None

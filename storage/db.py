@@ -43,6 +43,12 @@ class SchemaStatus:
     head: str
 
 
+SQLITE_FILE_POOL = {"pool_size": 32, "max_overflow": 32}
+
+READ_ONLY_OPTION = "smc_read_only"
+"""Execution option of `Database.read()` connections."""
+
+
 def _sqlite_immediate(engine: Engine, *, wal: bool) -> None:
     """SQLite: take the write lock at BEGIN so compare-and-set never fails on a lock upgrade."""
 
@@ -58,7 +64,9 @@ def _sqlite_immediate(engine: Engine, *, wal: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # `Database.read()` units begin deferred: in WAL mode they read a snapshot without the write lock.
+        deferred = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+        connection.exec_driver_sql("BEGIN DEFERRED" if deferred else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> Engine:
@@ -66,11 +74,11 @@ def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         memory = parsed.database in (None, "", ":memory:")
-        engine = create_engine(
-            url,
-            connect_args={"check_same_thread": False, "timeout": 30},
-            poolclass=StaticPool if memory else None,
-        )
+        # A file database keeps up to 32 connections open: a new SQLite connection reads the whole schema
+        # before its first statement, which cost more than the query when a burst of Slack requests went
+        # past the default pool of 5 and the extra connections were opened and closed each time.
+        pooling: dict[str, Any] = {"poolclass": StaticPool} if memory else SQLITE_FILE_POOL
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pooling)
         _sqlite_immediate(engine, wal=not memory)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
@@ -93,6 +101,7 @@ class Database:
             self.engine = make_engine(url)
         except (SQLAlchemyError, ValueError) as exc:
             raise DatabaseError(f"DATABASE_URL cannot be used ({type(exc).__name__}): {exc}") from None
+        self._reader = self.engine.execution_options(**{READ_ONLY_OPTION: True})
 
     @property
     def display_url(self) -> str:
@@ -112,6 +121,16 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A unit that only reads and never commits. On SQLite it does not take the write lock, so reads in
+        a Slack request's ack path do not queue behind writers (every other unit begins IMMEDIATE)."""
+        with Session(self._reader, expire_on_commit=False) as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
 
     def ping(self) -> None:
         try:

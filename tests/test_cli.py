@@ -62,8 +62,10 @@ def test_db_upgrade_then_check_reports_the_schema(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'bot.db'}"
     assert _run(["db", "upgrade"], tmp_path, {"DATABASE_URL": url}).returncode == 0
     result = _run(["check"], tmp_path, {"DATABASE_URL": url})
-    assert result.returncode == 0
+    assert result.returncode == 1  # Slack and the cloud are not configured: their lines say FIX
     assert "database     OK" in result.stdout
+    assert "slack        FIX SLACK_BOT_TOKEN is not set" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
 
 
 def test_a_newer_schema_is_refused_and_nothing_is_written(tmp_path: Path) -> None:

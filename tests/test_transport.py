@@ -195,7 +195,8 @@ def test_http_mode_serves_health_and_signed_commands_and_stops_on_sigterm(
     )
     process = _start(tmp_path, env)
     try:
-        assert _wait_healthy(process, f"http://127.0.0.1:{port}/healthz") == {"ok": True, "database": "ok"}
+        health = _wait_healthy(process, f"http://127.0.0.1:{port}/healthz")
+        assert health["ok"] is True and health["database"] == "ok" and health["scheduler"] == "running"
         driver = SlackDriver(slack, f"http://127.0.0.1:{port}")
         result = driver.slash_command(REQUESTER, MIGRATIONS_CHANNEL, text="help")
         assert result.acked_in_time and not result.problems, result.problems
@@ -211,21 +212,31 @@ def test_http_mode_serves_health_and_signed_commands_and_stops_on_sigterm(
         assert secret not in output
 
 
-def test_socket_mode_serve_answers_commands_over_the_websocket(
+def test_socket_mode_serve_answers_commands_over_the_websocket_and_health_on_port(
     tmp_path: Path, endpoint: SocketModeEndpoint
 ) -> None:
+    port = free_port()
     env = _env(
         tmp_path,
         SLACK_BOT_TOKEN="xoxb-0000000000-sandbox-bot-token",
         SLACK_APP_TOKEN=APP_TOKEN,
         SLACK_API_URL=endpoint.api_url,
         DATABASE_URL=f"sqlite:///{tmp_path / 'smc-bot.db'}",
+        PORT=str(port),
     )
     process = _start(tmp_path, env)
     try:
         answer = endpoint.slash_command("help")
         assert answer["response_type"] == "ephemeral" and "/smc migrate" in answer["text"]
         assert endpoint.app_tokens == [f"Bearer {APP_TOKEN}"]
+        health = _wait_healthy(process, f"http://127.0.0.1:{port}/healthz")
+        assert health["database"] == "ok" and health["scheduler"] == "running"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            assert b"smc_bot_scheduler_running 1.0" in response.read()
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/slack/events", data=b"{}", method="POST")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 404, "Socket Mode takes no Slack requests over HTTP"
     finally:
         code = _stop(process)
     output = (tmp_path / "serve.log").read_text()

@@ -263,7 +263,7 @@ class RequestService:
         limit: int = 50,
     ) -> list[RequestView]:
         """Newest first."""
-        with self._db.unit_of_work() as session:
+        with self._db.read() as session:
             rows = repo.list_requests(
                 session, channel_id=channel_id, requester=requester, states=states, limit=limit
             )
@@ -271,7 +271,7 @@ class RequestService:
 
     def templates(self, team_id: str) -> list[TemplatePreset]:
         """The workspace's saved presets, by name."""
-        with self._db.unit_of_work() as session:
+        with self._db.read() as session:
             return [
                 TemplatePreset(name=t.name, params=dict(t.params), created_by=t.created_by)
                 for t in repo.list_templates(session, team_id)
