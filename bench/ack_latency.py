@@ -9,7 +9,8 @@ default), a bare Bolt app whose listeners only call `ack()` behind the same Star
 
 The request kinds are real Slack bodies recorded from the stand-in's driver while it walked the bot through
 the wizard, then re-signed with a fresh timestamp for every send:
-  - `/smc help` and `/smc list` slash commands (answered in the ack; `list` reads the database),
+  - `/smc help` (answered in the ack) and `/smc list` (acked at once; its database read and the answer
+    through response_url follow the ack and are not timed here, though they share the process's CPU),
   - an Approve click on a real approval card by a channel member who is not an approver (after the ack the
     engine refuses the vote, records the refusal and queues an ephemeral reply; each click has its own
     action_ts, as Slack sends),

@@ -143,9 +143,9 @@ def on_edit(
 
 def handle_approvals(call: Invocation) -> None:
     """`/smc approvals`: what waits for my decision, only I see it."""
-    call.ack()
-    text, blocks = render.waiting_message(call.services.approvals.waiting_for(call.user_id))
-    call.respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+    call.answer_after_ack(
+        "approvals", lambda: render.waiting_message(call.services.approvals.waiting_for(call.user_id))
+    )
 
 
 def register(app: App) -> None:

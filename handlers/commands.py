@@ -40,6 +40,34 @@ class Invocation:
     def team_id(self) -> str:
         return str(self.command.get("team_id", ""))
 
+    def answer_after_ack(self, name: str, produce: Callable[[], Answer]) -> None:
+        """Ack at once, then answer only to the user through the command's response_url with what
+        `produce` returns: its database reads and Web API calls stay off the ack path (Slack's 3 s, and
+        the acks queued behind this one)."""
+        self.ack()
+
+        def answer() -> None:
+            try:
+                text, blocks = produce()
+            except Exception:
+                log.exception("command answer failed command=%s", name)
+                text, blocks = FAILED_ANSWER, []
+            try:
+                self.respond(response_type="ephemeral", text=text, blocks=blocks)
+            except (OSError, ValueError) as err:
+                log.warning("command answer not delivered command=%s error=%s", name, type(err).__name__)
+
+        self.services.background.run(answer, name=name)
+
+
+Answer = tuple[str, list[dict[str, Any]]]
+"""An ephemeral answer: its fallback text and its blocks."""
+
+FAILED_ANSWER = (
+    ":warning: That did not work because of an error on the bot's side (it is logged). Try again in a "
+    "minute; if it keeps failing, tell whoever runs smc-bot."
+)
+
 
 CommandHandler = Callable[[Invocation], None]
 

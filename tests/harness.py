@@ -21,7 +21,7 @@ from bot.runtime import Runtime, build_runtime
 from bot.services import Clock, Services, cloud_gateway
 from bot.slack_directory import SlackDirectory
 from sandbox.cloud import CloudSimulator
-from sandbox.slack import SlackDriver, SlackStandIn
+from sandbox.slack import Ephemeral, SlackDriver, SlackStandIn
 from storage.db import Database
 
 DEST_ACCESS_KEY_ID = "LTAI5tSandboxDest00001"
@@ -71,6 +71,16 @@ class BotUnderTest:
             if done and self.services.background.drain(0):
                 return
         raise AssertionError("background work did not finish")
+
+    def command_answer(self, user: str, channel: str, text: str) -> Ephemeral:
+        """`/smc <text>` and the one ephemeral answer it got: in the ack, or through response_url after."""
+        before = len(self.slack.ephemerals(user))
+        result = self.driver.slash_command(user, channel, text=text)
+        assert result.acked_in_time and not result.problems, result.problems
+        self.wait_for_background()
+        answers = self.slack.ephemerals(user)[before:]
+        assert len(answers) == 1, answers
+        return answers[0]
 
     def poll(self) -> TickReport:
         """One poll tick now (deterministic; the scheduler is not started unless `background`)."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import text as sql
+
 from bot.domain.imports import ImportDraft
 from bot.domain.params import MigrationParams, OsType, SystemDisk
 from bot.domain.validation import DiskFacts, SourceFacts, ValidationContext
@@ -75,10 +77,8 @@ def add_job(bot: BotUnderTest, request_id: str, job_id: str, progress: float) ->
 
 
 def listed(bot: BotUnderTest, text: str = "list") -> tuple[str, list[dict[str, Any]]]:
-    result = bot.driver.slash_command(REQUESTER, MIGRATIONS_CHANNEL, text=text)
-    assert result.acked_in_time and not result.problems, result.problems
-    assert result.data["response_type"] == "ephemeral"
-    return result.data["text"], result.data.get("blocks") or []
+    answer = bot.command_answer(REQUESTER, MIGRATIONS_CHANNEL, text)
+    return answer.text, answer.blocks
 
 
 def rows(blocks: list[dict[str, Any]]) -> list[str]:
@@ -86,14 +86,9 @@ def rows(blocks: list[dict[str, Any]]) -> list[str]:
 
 
 def status_answer(bot: BotUnderTest, ref: str) -> Ephemeral:
-    before = len(bot.slack.ephemerals(REQUESTER))
-    result = bot.driver.slash_command(REQUESTER, MIGRATIONS_CHANNEL, text=f"status {ref}")
-    assert result.acked_in_time and not result.problems, result.problems
-    bot.wait_for_background()
-    answers = bot.slack.ephemerals(REQUESTER)[before:]
-    assert len(answers) == 1, answers
-    assert answers[0].source != "ack"
-    return answers[0]
+    answer = bot.command_answer(REQUESTER, MIGRATIONS_CHANNEL, f"status {ref}")
+    assert answer.source != "ack"
+    return answer
 
 
 def test_list_shows_this_channels_active_requests_newest_first(bot: BotUnderTest) -> None:
@@ -196,3 +191,13 @@ def test_status_of_an_import_batch_links_its_thread(bot: BotUnderTest) -> None:
     assert after.text.startswith(f"{batch.id}: ")
     assert "`i-bp1g89ubw2sb4krcndqk`" in after.blocks[1]["text"]["text"]
     assert after.blocks[-1]["elements"][0]["text"].endswith("|Open the thread>")
+
+
+def test_an_answer_that_fails_on_the_bots_side_still_tells_the_user(bot: BotUnderTest) -> None:
+    make_request(bot)
+    with bot.services.db.unit_of_work() as session:
+        session.execute(sql("ALTER TABLE migration_request RENAME TO migration_request_gone"))
+    answer = bot.command_answer(REQUESTER, MIGRATIONS_CHANNEL, "list")
+    assert answer.source != "ack"
+    assert answer.text.startswith(":warning: That did not work because of an error on the bot's side")
+    assert "Try again in a minute" in answer.text

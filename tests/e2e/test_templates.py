@@ -77,11 +77,7 @@ def make_request(bot: BotUnderTest, **overrides: Any) -> str:
 
 
 def smc(bot: BotUnderTest, text: str, user: str = REQUESTER) -> str:
-    result = bot.driver.slash_command(user, MIGRATIONS_CHANNEL, text=text)
-    assert result.acked_in_time and not result.problems, result.problems
-    assert result.data["response_type"] == "ephemeral"
-    answer: str = result.data["text"]
-    return answer
+    return bot.command_answer(user, MIGRATIONS_CHANNEL, text).text
 
 
 def stored(bot: BotUnderTest, name: str) -> dict[str, Any] | None:
@@ -133,9 +129,9 @@ def test_list_and_delete(bot: BotUnderTest) -> None:
     request_id = make_request(bot)
     smc(bot, f"template save web-hz {request_id}")
     smc(bot, f"template save alpha {request_id}")
-    result = bot.driver.slash_command(REQUESTER, MIGRATIONS_CHANNEL, text="template list")
-    assert result.data["text"] == "2 templates"
-    names = [b["text"]["text"].split("`")[1] for b in result.data["blocks"][1:-1]]
+    listing = bot.command_answer(REQUESTER, MIGRATIONS_CHANNEL, "template list")
+    assert listing.text == "2 templates"
+    names = [b["text"]["text"].split("`")[1] for b in listing.blocks[1:-1]]
     assert names == ["alpha", "web-hz"]
     assert smc(bot, "template delete web-hz") == "Deleted template `web-hz`."
     assert stored(bot, "web-hz") is None
