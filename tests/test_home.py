@@ -17,8 +17,9 @@ from sandbox.slack.records import ViewSnapshot
 from storage import repository as repo
 from storage.db import Database
 from storage.enums import BusinessStatus, JobStatus, RequestState
-from storage.models import MigrationRequest, SmcJob
+from storage.models import SmcJob
 from tests.approval.conftest import add_request, ask, configure, image_params
+from tests.factories import new_request
 from tests.harness import BotUnderTest, running_bot
 
 TEAM = "T0SANDBOX"
@@ -47,17 +48,12 @@ def add_migration(
     with db.unit_of_work() as s:
         repo.add(
             s,
-            MigrationRequest(
-                id=request_id,
+            new_request(
+                request_id,
+                params,
                 team_id=team,
                 channel_id=channel,
                 requester=requester,
-                source_id=params.source_id,
-                target_type=params.target_type,
-                region_id=params.region_id,
-                execution_method=params.execution_method,
-                params=json.loads(params.canonical_json()),
-                params_hash=params.params_hash(),
                 state=state,
                 approval_round=1,
             ),

@@ -742,16 +742,7 @@ class ApprovalService:
         )
         self._edit_card(session, req.id, req.channel_id, req.round)
         notifications.refresh_request_summary(session, req.id, req.channel_id)
-        self._audit.record(
-            session,
-            actor=SYSTEM_ACTOR,
-            action=AuditAction.EXPIRED,
-            request_id=req.id,
-            team_id=req.team_id,
-            channel_id=req.channel_id,
-            params_hash=req.params_hash,
-            detail={"round": req.round, "expired_at": req.expires_at},
-        )
+        self._sweep_audit(session, req, AuditAction.EXPIRED, "expired_at")
         log.info("approval expired request_id=%s round=%s", req.id, req.round)
         return True
 
@@ -766,17 +757,21 @@ class ApprovalService:
             event=Event.APPROVAL_REMINDER,
             data={"round": req.round},
         )
+        self._sweep_audit(session, req, AuditAction.REMINDED, "expires_at")
+        return True
+
+    def _sweep_audit(self, session: Session, req: _Snapshot, action: AuditAction, time_key: str) -> None:
+        """The sweep's audit line for a round: expired, reminded or escalated, with the round's expiry."""
         self._audit.record(
             session,
             actor=SYSTEM_ACTOR,
-            action=AuditAction.REMINDED,
+            action=action,
             request_id=req.id,
             team_id=req.team_id,
             channel_id=req.channel_id,
             params_hash=req.params_hash,
-            detail={"round": req.round, "expires_at": req.expires_at},
+            detail={"round": req.round, time_key: req.expires_at},
         )
-        return True
 
     def _escalate(self, session: Session, req: _Snapshot, now: datetime) -> bool:
         """Tell the whole channel, once per round, that the request expires soon without a decision.
@@ -797,16 +792,7 @@ class ApprovalService:
         )
         if not posted:
             return False
-        self._audit.record(
-            session,
-            actor=SYSTEM_ACTOR,
-            action=AuditAction.ESCALATED,
-            request_id=req.id,
-            team_id=req.team_id,
-            channel_id=req.channel_id,
-            params_hash=req.params_hash,
-            detail={"round": req.round, "expires_at": req.expires_at},
-        )
+        self._sweep_audit(session, req, AuditAction.ESCALATED, "expires_at")
         log.info("approval escalated request_id=%s round=%s", req.id, req.round)
         return True
 

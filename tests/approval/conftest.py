@@ -28,6 +28,7 @@ from storage.db import Database
 from storage.enums import ApprovalAction, ExecutionMethod, OutboxKind, RequestState, TargetType
 from storage.models import AuditEvent, ChannelConfig, MigrationRequest, Outbox, Vote
 from storage.types import utcnow
+from tests.factories import new_request
 from tests.harness import BotUnderTest, running_bot
 
 TEAM = "T0SANDBOX"
@@ -129,17 +130,12 @@ def add_request(
     with db.unit_of_work() as s:
         repo.add(
             s,
-            MigrationRequest(
-                id=request_id,
+            new_request(
+                request_id,
+                params,
                 team_id=TEAM,
                 channel_id=channel,
                 requester=requester,
-                source_id=params.source_id,
-                target_type=params.target_type,
-                region_id=params.region_id,
-                execution_method=params.execution_method,
-                params=json.loads(params.canonical_json()),
-                params_hash=params.params_hash(),
                 state=RequestState.AWAITING_APPROVAL,
                 approval_round=0,
             ),

@@ -18,6 +18,7 @@ from storage import repository as repo
 from storage.enums import ApprovalAction, AuditOutcome, ExecutionMethod, RequestState, TargetType
 from storage.models import AuditEvent, ChannelConfig, MigrationRequest, SmcJob
 from storage.types import utcnow
+from tests.factories import new_request
 from tests.harness import BotUnderTest
 
 REGION = "cn-hangzhou"
@@ -95,17 +96,12 @@ def insert_request(
     with bot.services.db.unit_of_work() as session:
         repo.add(
             session,
-            MigrationRequest(
-                id=request_id,
+            new_request(
+                request_id,
+                params,
                 team_id=TEAM_ID,
                 channel_id=MIGRATIONS_CHANNEL,
                 requester=requester,
-                source_id=params.source_id,
-                target_type=params.target_type,
-                region_id=params.region_id,
-                execution_method=params.execution_method,
-                params=json.loads(params.canonical_json()),
-                params_hash=params.params_hash(),
                 state=state,
                 pending_action=action,
                 approval_round=round_,

@@ -7,7 +7,6 @@ summary recorded in the outbox).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,7 +22,8 @@ from sandbox.slack import PostedMessage
 from storage import repository as repo
 from storage.db import Database
 from storage.enums import ExecutionMethod, JobStatus, RequestState, TargetType
-from storage.models import MigrationRequest, SmcJob
+from storage.models import SmcJob
+from tests.factories import new_request
 
 GIB = 1024**3
 DEST_UID = "1000000000000001"
@@ -193,18 +193,8 @@ def record(
 ) -> None:
     """The rows the executor leaves behind after creating and starting a job."""
     with db.unit_of_work() as session:
-        request = MigrationRequest(
-            id=request_id,
-            team_id="T0SANDBOX",
-            channel_id=channel_id,
-            requester="U0REQUEST",
-            source_id=params.source_id,
-            target_type=params.target_type,
-            region_id=params.region_id,
-            execution_method=params.execution_method,
-            params=json.loads(params.canonical_json()),
-            params_hash=params.params_hash(),
-            state=state,
+        request = new_request(
+            request_id, params, team_id="T0SANDBOX", channel_id=channel_id, requester="U0REQUEST", state=state
         )
         if created_at is not None:
             request.created_at = created_at
