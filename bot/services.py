@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -43,14 +44,31 @@ def instance_name() -> str:
 
 
 class Background:
-    """Runs what a listener does after its ack on daemon threads, and lets tests and shutdown wait for it."""
+    """Runs what a listener does after its ack, and lets tests and shutdown wait for it.
+
+    Two lanes. `run` starts a thread at once: for work that must reach Slack within seconds (a
+    `trigger_id` lives 3 s; a modal waits for its `views.update`). `queue` hands work whose answer may
+    wait a moment (a vote, a command's ephemeral answer, a job button's outcome) to `QUEUED_THREADS`
+    threads: under a burst of clicks that work lines up instead of running all at once, so it cannot
+    starve the thread that acks the next requests of the interpreter (bench/ack_latency.py).
+    """
+
+    QUEUED_THREADS = 4
 
     def __init__(self) -> None:
         self._idle = threading.Condition()
         self._running = 0
+        self._queue = ThreadPoolExecutor(self.QUEUED_THREADS, thread_name_prefix="after-ack")
 
     def run(self, work: Callable[[], None], *, name: str = "after-ack") -> None:
         """Start `work` now on its own thread; an exception is logged, never raised to the caller."""
+        threading.Thread(target=self._tracked(work, name), name=name, daemon=True).start()
+
+    def queue(self, work: Callable[[], None], *, name: str = "after-ack") -> None:
+        """Run `work` on the next free queued thread; an exception is logged, never raised to the caller."""
+        self._queue.submit(self._tracked(work, name))
+
+    def _tracked(self, work: Callable[[], None], name: str) -> Callable[[], None]:
         with self._idle:
             self._running += 1
 
@@ -64,7 +82,7 @@ class Background:
                     self._running -= 1
                     self._idle.notify_all()
 
-        threading.Thread(target=target, name=name, daemon=True).start()
+        return target
 
     def drain(self, timeout_s: float = 30.0) -> bool:
         """Wait until nothing runs; False if something still does after `timeout_s`."""

@@ -57,20 +57,26 @@ def _tell(client: WebClient, body: Json, user: str, result: VoteResult) -> None:
 def on_approve(
     ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, services: Services
 ) -> None:
+    """The vote is recorded after the ack, in the queued lane: its card edit and replies go through the
+    outbox anyway, and a burst of clicks must not slow the acks of the requests behind it."""
     ack()
     voter, ref = _user(body), RoundRef.decode(str(action.get("value") or ""))
     if voter is None or ref is None:
         log.warning("approve click without a voter or a round reference")
         return
-    result = services.approvals.vote(
-        ref.request_id,
-        ref.round,
-        ref.params_hash,
-        voter=voter,
-        decision=VoteDecision.APPROVE,
-        click_id=str(action.get("action_ts") or "") or None,
-    )
-    _tell(client, body, voter, result)
+
+    def work() -> None:
+        result = services.approvals.vote(
+            ref.request_id,
+            ref.round,
+            ref.params_hash,
+            voter=voter,
+            decision=VoteDecision.APPROVE,
+            click_id=str(action.get("action_ts") or "") or None,
+        )
+        _tell(client, body, voter, result)
+
+    services.background.queue(work, name="vote")
 
 
 def on_reject(

@@ -57,7 +57,7 @@ class Invocation:
             except (OSError, ValueError) as err:
                 log.warning("command answer not delivered command=%s error=%s", name, type(err).__name__)
 
-        self.services.background.run(answer, name=name)
+        self.services.background.queue(answer, name=name)
 
 
 Answer = tuple[str, list[dict[str, Any]]]

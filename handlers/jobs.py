@@ -94,7 +94,7 @@ def _on_click(run: Callable[[Services, str, str], Outcome], name: str) -> Callab
             assert click.user is not None and click.request_id is not None
             tell(client, click, run(services, click.request_id, click.user))
 
-        services.background.run(work, name=f"button-{name}")
+        services.background.queue(work, name=f"button-{name}")
 
     listener.__name__ = f"on_{name}"
     return listener
@@ -186,7 +186,7 @@ def on_modify_submitted(
         click = Click({"user": {"id": user}, "channel": {"id": channel_id}}, {"value": request_id})
         tell(client, click, outcome)
 
-    services.background.run(work, name="modify-submit")
+    services.background.queue(work, name="modify-submit")
 
 
 def register(app: App) -> None:

@@ -158,9 +158,12 @@ def running_bot(
     try:
         with serve_http(http, free_port()) as url:
             driver = SlackDriver(slack, url)
-            yield BotUnderTest(
+            bot = BotUnderTest(
                 services=services, runtime=runtime, slack=slack, cloud=cloud, url=url, driver=driver
             )
+            # Votes, command answers and job buttons are queued after the ack: a test looks once they ran.
+            driver.after_answer = bot.wait_for_background
+            yield bot
     finally:
         if background:
             runtime.stop()

@@ -7,7 +7,7 @@ import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlencode
@@ -83,6 +83,7 @@ class SlackDriver:
         *,
         events_path: str = "/slack/events",
         timeout: float = 10.0,
+        after_answer: Callable[[], None] | None = None,
     ) -> None:
         base = bot_url.rstrip("/")
         self.url = base if base.endswith(events_path) else base + events_path
@@ -92,6 +93,9 @@ class SlackDriver:
         self.timeout = timeout
         self._known_options: dict[tuple[str, str, str], list[Json]] = {}
         self._event_seq = 0
+        self.after_answer = after_answer
+        """Called once the client applied an answer of the bot: a test lets the bot's after-ack work
+        finish here, as a person would wait a moment before looking again."""
 
     # -- raw access ---------------------------------------------------------------------------------
 
@@ -145,7 +149,7 @@ class SlackDriver:
         problems = list(self._late_or_failed(result))
         if not problems and result.body:
             problems += self._show_ack_message(result, who.id, where.id)
-        return _with(result, problems=tuple(problems))
+        return self._answered(result, problems=tuple(problems))
 
     def _show_ack_message(self, result: BotResponse, user: str, channel: str) -> list[str]:
         message = result.data
@@ -247,7 +251,7 @@ class SlackDriver:
         result = self._post(
             body, self.signed_headers(body), trigger_id=trigger_id, response_url=response_url, view_id=view_id
         )
-        return _with(result, problems=tuple(self._late_or_failed(result)))
+        return self._answered(result, problems=tuple(self._late_or_failed(result)))
 
     def _message_action(
         self,
@@ -389,7 +393,7 @@ class SlackDriver:
                     shown.extend(group.get("options") or [])
                 problems += clientside.option_problems(data)
                 self._known_options[(view_id, str(block["block_id"]), action_id)] = shown
-        return _with(result, problems=tuple(problems))
+        return self._answered(result, problems=tuple(problems))
 
     def _options_for(self, view_id: str, block_id: str, action_id: str) -> list[Json]:
         return self._known_options.get((view_id, block_id, action_id), [])
@@ -455,7 +459,7 @@ class SlackDriver:
         problems = list(self._late_or_failed(result))
         if not problems:
             problems += self._apply_submission_answer(view, result.data)
-        return _with(result, problems=tuple(problems))
+        return self._answered(result, problems=tuple(problems))
 
     def _apply_submission_answer(self, view: StoredView, data: Any) -> list[str]:
         """Do what Slack does with the ack of a view_submission."""
@@ -536,7 +540,7 @@ class SlackDriver:
             return None
         body = urlencode({"payload": json.dumps(payload)}).encode()
         result = self._post(body, self.signed_headers(body), view_id=view_id)
-        return _with(result, problems=tuple(self._late_or_failed(result)))
+        return self._answered(result, problems=tuple(self._late_or_failed(result)))
 
     # -- events -------------------------------------------------------------------------------------
 
@@ -554,7 +558,7 @@ class SlackDriver:
             )
         body = json.dumps(envelope).encode()
         result = self._post(body, self.signed_headers(body, content_type=JSON))
-        return _with(result, problems=tuple(self._late_or_failed(result)))
+        return self._answered(result, problems=tuple(self._late_or_failed(result)))
 
     def app_home_opened(self, user: str) -> BotResponse:
         """The user opens the app's Home tab."""
@@ -612,6 +616,12 @@ class SlackDriver:
             problems.append(f"no answer within {ACK_DEADLINE:.0f} s (took {result.elapsed:.2f} s)")
         return problems
 
+    def _answered(self, result: BotResponse, *, problems: tuple[str, ...]) -> BotResponse:
+        """The answer as the client applied it; then `after_answer` (the bot's after-ack work, for tests)."""
+        if self.after_answer is not None:
+            self.after_answer()
+        return replace(result, problems=problems)
+
     def _post(
         self,
         body: bytes,
@@ -640,7 +650,3 @@ class SlackDriver:
             response_url=response_url,
             view_id=view_id,
         )
-
-
-def _with(result: BotResponse, *, problems: tuple[str, ...]) -> BotResponse:
-    return replace(result, problems=problems)

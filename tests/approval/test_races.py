@@ -146,6 +146,8 @@ def test_two_replicas_receiving_the_same_signed_click_at_once_record_one_intent(
                 ]
             )
             assert [a.status for a in answers] == [200, 200]
+            replica_a.wait_for_background()
+            replica_b.wait_for_background()
             assert request(pg_db, rid).state is RequestState.APPROVED
             assert len(intents(pg_db, rid)) == 1
             assert len(votes(pg_db, rid)) == 1
