@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import json
 import logging
 import math
@@ -216,6 +217,23 @@ class TickFigures:
     replies: int
 
 
+class _GcTimer:
+    """Counts the collector's runs in this process and the wall time they took (any thread)."""
+
+    def __init__(self) -> None:
+        self.runs = [0, 0, 0]
+        self.seconds = 0.0
+        self._started = 0.0
+        gc.callbacks.append(self._observe)
+
+    def _observe(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.runs[info["generation"]] += 1
+            self.seconds += time.perf_counter() - self._started
+
+
 def process_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -402,6 +420,11 @@ def main() -> None:
         kick=runtime.kick,
     )
     runtime.delivery.start(idle_seconds=0.2)
+    # As `smc-bot serve` does once it is built (bot/transport.py): what lives as long as the process is
+    # moved out of the collector's sight, so a full collection does not walk it during every tick.
+    gc.collect()
+    gc.freeze()
+    collections = _GcTimer()
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     figures: list[TickFigures] = []
@@ -496,6 +519,10 @@ def main() -> None:
     print(
         f"CPU per tick: max {max(cpu):.2f} s, mean {sum(cpu) / len(cpu):.2f} s; bot process CPU per "
         f"{args.window:.0f} s window (tick + delivery): max {max(f.window_cpu for f in figures):.2f} s"
+    )
+    print(
+        f"garbage collections from the first tick on: {sum(collections.runs)} (generation 2: "
+        f"{collections.runs[2]}), {collections.seconds:.2f} s in all"
     )
     print(f"peak RSS of the bot process: {peak_rss_mb:.0f} MB ({rss_before:.0f} MB before the first tick)")
     print(
