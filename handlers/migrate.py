@@ -371,11 +371,11 @@ class Wizard:
         self, state: forms.WizardState, *, errors: Sequence[FieldError] = (), notice: str | None = None
     ) -> modal.Rendered:
         """A page to show; raises forms.MetadataTooLarge when its state cannot be carried (see `view`)."""
-        return modal.wizard_view(state, self.facts(state.draft), errors=errors, notice=notice)
+        return modal.wizard_view(state, self.facts(state), errors=errors, notice=notice)
 
     def routes(self, state: forms.WizardState) -> modal.Rendered:
         """A page rendered only to learn which block carries which field (its state is not encoded)."""
-        return modal.wizard_view(state, self.facts(state.draft), carry=False)
+        return modal.wizard_view(state, self.facts(state), carry=False)
 
     def view(
         self,
@@ -391,8 +391,10 @@ class Wizard:
         except forms.MetadataTooLarge:
             return self.render(fallback, notice=TOO_LARGE).view
 
-    def facts(self, draft: MigrationParams) -> modal.ModalFacts:
-        """What the page shows besides the draft, from the catalog's cache only."""
+    def facts(self, state: forms.WizardState) -> modal.ModalFacts:
+        """What the page shows besides the draft, from the catalog's cache only (and the workspace's
+        template names, read for the first step only: no other step shows them)."""
+        draft = state.draft
         catalog = self.services.catalog
         labels: dict[str, str] = {}
         source = self._source(draft)
@@ -409,8 +411,8 @@ class Wizard:
                 labels.update({v.vswitch_id: modal.vswitch_label(v) for v in vpc.vswitches})
             if draft.instance_id:
                 instance = catalog.cached_instance(draft.region_id, draft.instance_id)
-        templates = self._template_names
-        return modal.ModalFacts(source=source, instance=instance, labels=labels, templates=templates[:100])
+        templates = self._template_names[:100] if state.step is forms.Step.TARGET else ()
+        return modal.ModalFacts(source=source, instance=instance, labels=labels, templates=templates)
 
     @functools.cached_property
     def _template_names(self) -> tuple[str, ...]:
