@@ -1,0 +1,76 @@
+"""After-ack work: the queued lane is bounded, the immediate lane is not held up by it, drain sees both."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+
+import pytest
+
+from bot.services import Background
+
+WAIT = 10.0
+
+
+def test_queued_work_runs_at_most_the_lane_size_at_once_and_all_of_it_runs() -> None:
+    background = Background()
+    release = threading.Event()
+    lock = threading.Lock()
+    running = 0
+    most = 0
+    done: list[int] = []
+
+    def work(n: int) -> None:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        release.wait(WAIT)
+        with lock:
+            running -= 1
+            done.append(n)
+
+    for n in range(3 * Background.QUEUED_THREADS):
+        background.queue(functools.partial(work, n), name="vote")
+    assert not background.drain(0.2), "the queued work is still held"
+    release.set()
+    assert background.drain(WAIT)
+    assert most == Background.QUEUED_THREADS
+    assert sorted(done) == list(range(3 * Background.QUEUED_THREADS))
+
+
+def test_immediate_work_starts_while_the_queued_lane_is_full() -> None:
+    background = Background()
+    release = threading.Event()
+    started = threading.Event()
+
+    def hold() -> None:
+        release.wait(WAIT)
+
+    for _ in range(Background.QUEUED_THREADS + 2):
+        background.queue(hold, name="vote")
+    background.run(started.set, name="views-update")
+    try:
+        assert started.wait(WAIT), "a modal update waited behind queued votes"
+    finally:
+        release.set()
+    assert background.drain(WAIT)
+
+
+def test_a_failing_task_is_logged_and_does_not_stop_the_lane(caplog: pytest.LogCaptureFixture) -> None:
+    background = Background()
+    after: list[str] = []
+
+    def broken() -> None:
+        raise RuntimeError("boom")
+
+    with caplog.at_level(logging.ERROR):
+        for _ in range(Background.QUEUED_THREADS):
+            background.queue(broken, name="answer")
+        background.queue(lambda: after.append("ran"), name="answer")
+        background.run(broken, name="modal")
+        assert background.drain(WAIT)
+    assert after == ["ran"]
+    failures = [r for r in caplog.records if "background work failed" in r.getMessage()]
+    assert len(failures) == Background.QUEUED_THREADS + 1
