@@ -32,6 +32,7 @@ from bot.domain.source_catalog import SourceCatalog
 from bot.domain.templates import TemplateService
 from bot.domain.verify import VerifyService
 from bot.import_script import InstallScripts
+from bot.slack_views import ViewUpdates
 from storage.db import Database
 from storage.types import utcnow
 
@@ -109,6 +110,8 @@ class Services:
     """Wake the outbox delivery after a unit of work recorded something to send."""
     background: Background = field(default_factory=Background)
     """Work a listener continues after its ack (views.update, slow lookups); tests drain it."""
+    view_updates: ViewUpdates = field(default_factory=ViewUpdates)
+    """Orders modal re-renders per view so the newest choice is the one shown."""
     directory: Directory = field(default_factory=UnwiredDirectory)
     """Slack user groups and admin flags; the composition root sets `bot.slack_directory.SlackDirectory`."""
     audit: AuditService = field(init=False)

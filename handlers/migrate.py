@@ -30,6 +30,7 @@ from bot.domain.requests import STATE_WORDS
 from bot.domain.validation import ValidationContext, validate
 from bot.domain.views import RequestView
 from bot.services import Services
+from bot.slack_views import CONFLICT, Conflict
 from handlers import forms
 from handlers.commands import Invocation
 from handlers.ids import ActionId, CallbackId
@@ -82,7 +83,14 @@ def on_field_change(ack: Ack, body: dict[str, Any], client: WebClient, services:
     ack()
     wizard = Wizard.for_body(services, client, body)
     view = dict(body.get("view") or {})
-    services.background.run(lambda: wizard.refresh(view), name="migrate-refresh")
+    acted_at = services.view_updates.acted_at(_first_action(body))
+    services.background.run(lambda: wizard.refresh(view, acted_at), name="migrate-refresh")
+
+
+def _first_action(body: dict[str, Any]) -> dict[str, Any]:
+    actions = body.get("actions")
+    first = actions[0] if isinstance(actions, list) and actions else None
+    return first if isinstance(first, dict) else {}
 
 
 def on_back(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
@@ -90,7 +98,8 @@ def on_back(ack: Ack, body: dict[str, Any], client: WebClient, services: Service
     ack()
     wizard = Wizard.for_body(services, client, body)
     view = dict(body.get("view") or {})
-    services.background.run(lambda: wizard.back(view), name="migrate-back")
+    acted_at = services.view_updates.acted_at(_first_action(body))
+    services.background.run(lambda: wizard.back(view, acted_at), name="migrate-back")
 
 
 def on_options(ack: Ack, body: dict[str, Any], services: Services) -> None:
@@ -257,21 +266,21 @@ class Wizard:
 
     # -- moving around ----------------------------------------------------------------------------
 
-    def refresh(self, view: dict[str, Any]) -> None:
+    def refresh(self, view: dict[str, Any], acted_at: float) -> None:
         """Re-render the current page after a choice; then, once slow details arrive, once more."""
         came_with = forms.decode_state(str(view.get("private_metadata") or ""))
         state = self.apply(came_with, forms.parse_state(_values(view), came_with.draft))
         view_id = str(view.get("id") or "")
-        new_hash = self._update(view_id, self.view(state, came_with), view.get("hash"))
+        new_hash = self._latest(view_id, acted_at, self.view(state, came_with), view.get("hash"))
         self.services.catalog.prefetch(state.draft)
         if new_hash is not None:
             self._when_details_arrive(view_id, new_hash, state)
 
-    def back(self, view: dict[str, Any]) -> None:
+    def back(self, view: dict[str, Any], acted_at: float) -> None:
         came_with = forms.decode_state(str(view.get("private_metadata") or ""))
         state = self.apply(came_with, forms.parse_state(_values(view), came_with.draft))
         target = modal.previous_page(state) or state
-        self._update(str(view.get("id") or ""), self.view(target, came_with), view.get("hash"))
+        self._latest(str(view.get("id") or ""), acted_at, self.view(target, came_with), view.get("hash"))
 
     def apply(self, state: forms.WizardState, parsed: forms.ParsedForm) -> forms.WizardState:
         """The parsed view over the state: a newly picked template, the partition layout, source defaults."""
@@ -445,6 +454,18 @@ class Wizard:
 
     def _update(self, view_id: str, view: View, view_hash: Any = None) -> str | None:
         """views.update; a stale hash means the user moved on and a newer update follows: drop this one."""
+        result = self._send(view_id, view, view_hash)
+        return result if isinstance(result, str) else None
+
+    def _latest(self, view_id: str, acted_at: float, view: View, view_hash: Any) -> str | None:
+        """`_update` for a user's choice: the newest choice is shown even when an older one's update
+        landed after it was made (`bot.slack_views`)."""
+        seen = str(view_hash) if view_hash else None
+        return self.services.view_updates.update(
+            view_id, acted_at, seen, lambda current: self._send(view_id, view, current)
+        )
+
+    def _send(self, view_id: str, view: View, view_hash: Any) -> str | Conflict | None:
         kwargs: dict[str, Any] = {"view_id": view_id, "view": view.to_dict()}
         if view_hash:
             kwargs["hash"] = str(view_hash)
@@ -452,8 +473,10 @@ class Wizard:
             result = self.client.views_update(**kwargs)
         except SlackApiError as err:
             error = err.response.get("error")
-            level = logging.DEBUG if error == "hash_conflict" else logging.WARNING
-            log.log(level, "migration modal not updated view_id=%s error=%s", view_id, error)
+            if error == "hash_conflict":
+                log.debug("migration modal not updated view_id=%s error=%s", view_id, error)
+                return CONFLICT
+            log.warning("migration modal not updated view_id=%s error=%s", view_id, error)
             return None
         updated = result.get("view") or {}
         return str(updated.get("hash")) if updated.get("hash") else None

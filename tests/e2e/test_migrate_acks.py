@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
 
 from handlers.forms import LOADING_VALUE
-from sandbox.slack import ACK_DEADLINE, MIGRATIONS_CHANNEL, REQUESTER, BotResponse
+from sandbox.slack import ACK_DEADLINE, MIGRATIONS_CHANNEL, REQUESTER, BotResponse, SlackDriver
 from storage.enums import TargetType
 from tests.handlers.wizard import FIELD, WizardUser
 from tests.harness import BotUnderTest
@@ -78,3 +84,57 @@ def test_every_step_is_acknowledged_at_once_while_the_cloud_takes_5_seconds(bot:
     bot.settle()
     [summary] = bot.slack.channel_messages(MIGRATIONS_CHANNEL)
     assert "web-prod-02" in summary.text
+
+
+class _Capture(BaseHTTPRequestHandler):
+    """Takes a Slack request and answers 200 without passing it on: the test sends it to the bot later."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+@pytest.fixture
+def held() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Capture)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("arrival", ["in order", "reversed"])
+def test_two_quick_choices_end_with_the_newer_one_shown(bot: BotUnderTest, held: str, arrival: str) -> None:
+    """Region, then "existing instance", clicked before the modal was re-rendered: both carry the same view
+    hash. Whichever re-render lands first, and whichever request arrives first, the modal ends up showing
+    the newer choice (the instance fields), not the older one's page."""
+    bot.driver.slash_command(REQUESTER, MIGRATIONS_CHANNEL, text=f"migrate {WEB}")
+    opened = bot.slack.open_view(REQUESTER)
+    assert opened is not None
+    wizard = WizardUser(bot)
+    wizard.view_id = opened.id
+    slack_client = SlackDriver(bot.slack, held)
+    region = slack_client.block_action(
+        REQUESTER, FIELD, "cn-hangzhou", view_id=opened.id, block_id=wizard.block("region")
+    )
+    target = slack_client.block_action(
+        REQUESTER,
+        FIELD,
+        TargetType.TARGET_INSTANCE.value,
+        view_id=opened.id,
+        block_id=wizard.block("target_type"),
+    )
+    assert "instance_id" not in wizard.fields()
+    clicks = [region, target] if arrival == "in order" else [target, region]
+    for click in clicks:
+        # Each re-render lands before the next request: the later one carries a hash Slack has moved past.
+        answer = bot.driver.post_raw(click.request_body, bot.driver.signed_headers(click.request_body))
+        assert answer.status == 200
+        bot.wait_for_background()
+    assert "instance_id" in wizard.fields()
+    assert bot.slack.view(opened.id).hash != opened.hash
