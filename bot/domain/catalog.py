@@ -133,7 +133,7 @@ def _disk_facts(disk: SourceDisk) -> DiskFacts:
     return DiskFacts(
         index=disk.index,
         size_gib=disk.size_gib,
-        used_gib=disk.used_gib or 0.0,
+        used_gib=disk.used_gib,
         partitions=tuple(
             PartitionFacts(
                 device=p.device,
@@ -148,7 +148,7 @@ def _disk_facts(disk: SourceDisk) -> DiskFacts:
 
 
 def source_facts(server: SourceServer) -> SourceFacts:
-    """What validation needs of a source; an unknown OS counts as Linux and unknown used space as 0."""
+    """What validation needs of a source; an unknown OS counts as Linux (unknown used space stays None)."""
     system = server.system_disk or SourceDisk(index=0, size_gib=0)
     paths = {p.path for p in system.partitions}
     # A Linux system disk boots from /boot, or from / when /boot is not a partition of its own.

@@ -206,6 +206,8 @@ class DrillEstimate:
     samples: int
     transfer_time: timedelta
     overhead: timedelta = FIXED_OVERHEAD
+    volume_is_upper_bound: bool = False
+    """The source did not report its used space: the volume is the disks' size, the most it can be."""
 
     @property
     def duration(self) -> timedelta:
@@ -213,11 +215,14 @@ class DrillEstimate:
 
     def summary(self) -> str:
         """One line for the report: volume, speed, duration."""
-        return (
+        line = (
             f"{human_bytes(self.volume_bytes)} at {human_rate(self.speed_bytes_per_second)}: about "
             f"{human_duration(self.duration)} ({human_duration(self.transfer_time)} transfer + "
             f"{human_duration(self.overhead)} preparing and processing)"
         )
+        if self.volume_is_upper_bound:
+            return f"At most {line}; the source did not report its used space, so this counts whole disks"
+        return line
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -228,6 +233,7 @@ class DrillEstimate:
             "samples": self.samples,
             "transfer_seconds": int(self.transfer_time.total_seconds()),
             "overhead_seconds": int(self.overhead.total_seconds()),
+            "volume_is_upper_bound": self.volume_is_upper_bound,
         }
 
     @classmethod
@@ -240,6 +246,7 @@ class DrillEstimate:
             samples=int(data["samples"]),
             transfer_time=timedelta(seconds=int(data["transfer_seconds"])),
             overhead=timedelta(seconds=int(data["overhead_seconds"])),
+            volume_is_upper_bound=bool(data.get("volume_is_upper_bound", False)),
         )
 
 
@@ -313,15 +320,23 @@ def assess(params: MigrationParams, facts: DrillFacts) -> DrillReport:
 # -- estimate -------------------------------------------------------------------------------------
 
 
-def migrated_volume(params: MigrationParams, source: SourceFacts | None) -> int:
-    """Used bytes of the system disk and of every data disk that is not skipped."""
+def _migrated_disks(params: MigrationParams, source: SourceFacts | None) -> list[DiskFacts]:
+    """The source's system disk and every data disk the request migrates (none for another source)."""
     if source is None or source.source_id != params.source_id:
-        return 0
-    total = _used_bytes(source.system_disk)
-    for disk in params.migrated_data_disks():
-        facts = source.data_disk(disk.index)
-        if facts is not None:
-            total += _used_bytes(facts)
+        return []
+    disks = [source.data_disk(d.index) for d in params.migrated_data_disks()]
+    return [source.system_disk, *(d for d in disks if d is not None)]
+
+
+def migrated_volume(params: MigrationParams, source: SourceFacts | None) -> int:
+    """Used bytes of the system disk and of every data disk that is not skipped; 0 (unknown) when the
+    source did not report the used space of one of them."""
+    total = 0
+    for disk in _migrated_disks(params, source):
+        used = _used_bytes(disk)
+        if used is None:
+            return 0
+        total += used
     return total
 
 
@@ -330,7 +345,11 @@ def estimate_transfer(params: MigrationParams, facts: DrillFacts) -> DrillEstima
 
     With both a limit and learned speeds the slower one wins: a limit is a ceiling, not a promise.
     """
-    volume = migrated_volume(params, facts.source)
+    volume, upper_bound = migrated_volume(params, facts.source), False
+    disks = _migrated_disks(params, facts.source)
+    if not volume and any(_used_bytes(d) is None for d in disks):
+        # The source did not say how much data it holds: the disks' sizes bound it from above.
+        volume, upper_bound = sum(d.size_gib for d in disks) * GIB, True
     network = "VPC" if params.network_type is NetworkType.VPC else "the public network"
     where = f"to {params.region_id} over {network}"
     learned = [
@@ -375,13 +394,17 @@ def estimate_transfer(params: MigrationParams, facts: DrillFacts) -> DrillEstima
         speed_note=note,
         samples=samples if source is not SpeedSource.DEFAULT else 0,
         transfer_time=timedelta(seconds=seconds),
+        volume_is_upper_bound=upper_bound,
     )
 
 
-def _used_bytes(disk: DiskFacts) -> int:
+def _used_bytes(disk: DiskFacts) -> int | None:
+    """Used bytes of a source disk; None when the source did not report them."""
     # SMC reports no used space per partition (sources give 0 there); the disk's figure then counts.
     by_partition = sum(p.used_bytes for p in disk.partitions)
-    return by_partition if by_partition > 0 else round(disk.used_gib * GIB)
+    if by_partition > 0:
+        return by_partition
+    return None if disk.used_gib is None else round(disk.used_gib * GIB)
 
 
 # -- checks ---------------------------------------------------------------------------------------
@@ -525,6 +548,7 @@ def _disk_space(params: MigrationParams, facts: DrillFacts) -> list[DrillItem]:
     fixes: list[str] = []
     fine: list[str] = []
     warnings: list[str] = []
+    unknown: list[str] = []
     disks: list[tuple[str, SystemDisk | DataDisk, DiskFacts | None]] = [
         ("system disk", params.system_disk, source.system_disk)
     ]
@@ -533,6 +557,13 @@ def _disk_space(params: MigrationParams, facts: DrillFacts) -> list[DrillItem]:
         if disk_facts is None:
             problems.append(f"The source has no {name}.")
             fixes.append(f"Remove {name} from the request.")
+            continue
+        if disk_facts.used_gib is None:
+            if disk.size_gib is None:
+                problems.append(f"No size is set for {name}.")
+                fixes.append(f"Enter a size for {name}, larger than the data on the source disk.")
+            else:
+                unknown.append(name)
             continue
         used = format_gib(disk_facts.used_gib)
         need = math.floor(disk_facts.used_gib) + 1
@@ -548,18 +579,29 @@ def _disk_space(params: MigrationParams, facts: DrillFacts) -> list[DrillItem]:
         else:
             fine.append(f"{name} {disk.size_gib} GiB > {used} GiB used")
     listed = {d.index for d in params.data_disks}
-    for missing in source.data_disks:
-        if missing.index not in listed:
-            warnings.append(
-                f"Source data disk {missing.index} ({format_gib(missing.used_gib)} GiB used) is not in the "
-                "request and will not be migrated."
-            )
+    not_listed = [missing for missing in source.data_disks if missing.index not in listed]
+    warnings += [
+        f"Source data disk {missing.index} ({missing.used_text}) is not in the request and will not be "
+        "migrated."
+        for missing in not_listed
+    ]
+    cautions = []
+    if not_listed:
+        cautions.append("Add the missing data disks with a size, or mark them skipped if they need not move.")
+    if unknown:
+        warnings.append(
+            f"The source did not report the used space of its {' and '.join(unknown)}: the destination "
+            "sizes could not be checked against the data on them."
+        )
+        cautions.append(
+            "Check the used space on the source (`df -h`, or Disk Management on Windows) and keep each "
+            "destination disk larger than it."
+        )
     skipped = [f"data disk {d.index} skipped" for d in params.data_disks if d.skip]
     if problems:
         return [DrillItem(check, Level.CRITICAL, title, " ".join(problems + warnings), " ".join(fixes))]
     if warnings:
-        missing_fix = "Add the missing data disks with a size, or mark them skipped if they need not move."
-        return [DrillItem(check, Level.WARNING, title, " ".join(warnings), missing_fix)]
+        return [DrillItem(check, Level.WARNING, title, " ".join(warnings), " ".join(cautions))]
     return [DrillItem(check, Level.OK, title, "; ".join(fine + skipped) + ".")]
 
 
@@ -704,7 +746,7 @@ def _instance_disk_problems(
     for what, requested, disk_facts, available in pairs:
         if available is None:
             continue
-        if disk_facts is not None and available <= disk_facts.used_gib:
+        if disk_facts is not None and disk_facts.used_gib is not None and available <= disk_facts.used_gib:
             found.append(
                 (
                     f"The {what} of {name} ({available} GiB) is not larger than the "

@@ -466,9 +466,12 @@ class ExecutionService:
         """Bytes the first sync moves: from the drill when there was one, else from the source server."""
         if req.drill_report:
             try:
-                return DrillReport.from_dict(req.drill_report).estimate.volume_bytes or None
+                estimate = DrillReport.from_dict(req.drill_report).estimate
             except (KeyError, ValueError):
                 pass
+            else:
+                # Whole disks when the source did not report its used space: no byte counts then.
+                return None if estimate.volume_is_upper_bound else estimate.volume_bytes or None
         try:
             servers = dest.describe_source_servers([req.params.source_id])
         except CloudError as err:

@@ -67,8 +67,15 @@ class DiskFacts:
 
     index: int
     size_gib: int
-    used_gib: float
+    used_gib: float | None
+    """None when the source did not report it (DescribeSourceServers has no such field; the client may
+    report it in SystemInfo): the sizes are then checked against SMC's ranges only."""
     partitions: tuple[PartitionFacts, ...] = ()
+
+    @property
+    def used_text(self) -> str:
+        """`12.5 GiB used`, or that the source did not say."""
+        return "used space not reported" if self.used_gib is None else f"{format_gib(self.used_gib)} GiB used"
 
     def partition(self, device: str) -> PartitionFacts | None:
         return next((p for p in self.partitions if p.device == device), None)
@@ -736,8 +743,8 @@ def _disk_rules(params: MigrationParams, ctx: ValidationContext) -> list[FieldEr
     errors += [
         FieldError(
             Field.DATA_DISK_SIZE,
-            f"Enter a size for data disk {missing.index} ({missing.size_gib} GiB, "
-            f"{format_gib(missing.used_gib)} GiB used), or skip it.",
+            f"Enter a size for data disk {missing.index} ({missing.size_gib} GiB, {missing.used_text}), "
+            "or skip it.",
             (missing.index,),
         )
         for missing in source.data_disks
@@ -804,10 +811,11 @@ def _size_rules(
     or_skip: bool = False,
 ) -> list[FieldError]:
     """In range, larger than the used space and, for an instance target, no larger than its disk."""
-    low = max(bounds[0], math.floor(facts.used_gib) + 1)
+    low = bounds[0] if facts.used_gib is None else max(bounds[0], math.floor(facts.used_gib) + 1)
     high = bounds[1] if instance_limit is None else min(bounds[1], instance_limit)
-    used = format_gib(facts.used_gib)
-    if low > high and instance is not None:
+    used = format_gib(facts.used_gib or 0.0)
+    known = facts.used_gib is not None
+    if low > high and known and instance is not None:
         return [
             FieldError(
                 field,
@@ -816,7 +824,7 @@ def _size_rules(
                 index,
             )
         ]
-    if low > high:
+    if low > high and known:
         return [
             FieldError(
                 field,
@@ -833,7 +841,12 @@ def _size_rules(
     return [
         FieldError(
             field,
-            f"Enter a size between {low} and {high} GiB: larger than the {used} GiB used on {what}{where}."
+            f"Enter a size between {low} and {high} GiB"
+            + (
+                f" ({what} did not report its used space){where}."
+                if not known
+                else f": larger than the {used} GiB used on {what}{where}."
+            )
             + (" Or skip the disk." if or_skip and size_gib is None else ""),
             index,
         )

@@ -33,7 +33,7 @@ def _part_view(disk: Disk, position: int) -> dict[str, Any]:
 def source_view(source: SourceServer) -> dict[str, Any]:
     """A source server as DescribeSourceServers returns it."""
     disks = [source.system_disk, *source.data_disks]
-    system_info = {
+    system_info: dict[str, object] = {
         "agent_mode": "daemon",
         "agent_type": "aliyun",
         "client_type": "",
@@ -45,9 +45,10 @@ def source_view(source: SourceServer) -> dict[str, Any]:
         "memory_usage": "2.10",
         "os_type": source.os.os_type,
         "os_name": source.os.name_en,
-        # Sandbox extension: the API has no used-space field; used bytes per disk index (0 = system).
-        "disk_used_bytes": {str(disk.index): str(disk.used_bytes) for disk in disks},
     }
+    if source.reports_used_space:
+        # Sandbox extension: the API has no used-space field; used bytes per disk index (0 = system).
+        system_info["disk_used_bytes"] = {str(disk.index): str(disk.used_bytes) for disk in disks}
     return {
         "SourceId": source.source_id,
         "Name": source.name,

@@ -398,6 +398,8 @@ class SourceServer:
     last_job_id: str = ""
     tags: dict[str, str] = field(default_factory=dict)
     gone_at: datetime | None = None
+    reports_used_space: bool = True
+    """False: `SystemInfo` carries no `disk_used_bytes`, like a real source (the API has no such field)."""
 
 
 @dataclass(slots=True)

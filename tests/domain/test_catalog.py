@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.cloud.aliyun import AliyunCloudGateway
-from bot.cloud.ports import Secret, SourceServerState
+from bot.cloud.ports import OsType as CloudOsType
+from bot.cloud.ports import Secret, SourceDisk, SourceServer, SourceServerState
 from bot.cloud.sdk import CloudConfig
-from bot.domain.catalog import Catalog, LookupState
+from bot.domain.catalog import Catalog, LookupState, source_facts
 from bot.domain.params import OsType
 from bot.domain.validation import validate
 from sandbox.cloud import CloudSimulator
@@ -175,3 +176,18 @@ def test_an_unfinished_job_of_the_source_is_found_in_any_region(
     assert found is not None and found.job_id == job_id and found.status == "Ready"
     names = catalog.region_jobs("cn-shanghai").value
     assert names is not None and "x-web" in names.image_names
+
+
+def test_source_facts_keep_an_unreported_used_space_unknown() -> None:
+    server = SourceServer(
+        id="s-bp1unreported0001",
+        name="web",
+        state=SourceServerState.AVAILABLE,
+        platform="Linux",
+        os_type=CloudOsType.LINUX,
+        system_disk=SourceDisk(index=0, size_gib=40),
+        data_disks=(SourceDisk(index=1, size_gib=100, used_bytes=30 * 1024**3),),
+    )
+    facts = source_facts(server)
+    assert facts.system_disk.used_gib is None
+    assert facts.data_disks[0].used_gib == 30.0

@@ -698,3 +698,46 @@ def test_an_estimate_round_trips_on_its_own() -> None:
         transfer_time=timedelta(seconds=4349),
     )
     assert DrillEstimate.from_dict(json.loads(json.dumps(estimate.to_dict()))) == estimate
+
+
+# -- a source that does not report its used space (DescribeSourceServers has no such field) ----------
+
+UNREPORTED = replace(
+    LINUX,
+    system_disk=DiskFacts(index=0, size_gib=40, used_gib=None),
+    data_disks=(DiskFacts(index=1, size_gib=100, used_gib=None), DATA_2),
+)
+
+
+def test_unreported_used_space_is_a_warning_that_says_how_to_check_it() -> None:
+    found = item(DrillCheck.DISK_SPACE, f=facts(source=UNREPORTED))
+    assert found.level is Level.WARNING
+    assert "did not report the used space of its system disk and data disk 1" in found.detail
+    assert "df -h" in found.fix and "Disk Management" in found.fix
+    assert "0 GiB used" not in found.detail
+
+
+def test_unreported_used_space_still_blocks_a_disk_without_a_size() -> None:
+    found = item(
+        DrillCheck.DISK_SPACE, params(system_disk=SystemDisk(size_gib=None)), facts(source=UNREPORTED)
+    )
+    assert found.level is Level.CRITICAL
+    assert "No size is set for system disk." in found.detail
+
+
+def test_unreported_used_space_estimates_whole_disks_and_says_it_is_an_upper_bound() -> None:
+    estimate = estimate_transfer(params(), facts(source=UNREPORTED))
+    assert estimate.volume_is_upper_bound
+    assert estimate.volume_bytes == (40 + 100) * GIB, "system disk and data disk 1; disk 2 is skipped"
+    assert estimate.summary().startswith("At most 140")
+    assert "did not report its used space" in estimate.summary()
+    again = type(estimate).from_dict(json.loads(json.dumps(estimate.to_dict())))
+    assert again == estimate
+    older = {k: v for k, v in estimate.to_dict().items() if k != "volume_is_upper_bound"}
+    assert not type(estimate).from_dict(older).volume_is_upper_bound, "reports stored before the flag"
+
+
+def test_a_reported_used_space_gives_an_exact_volume() -> None:
+    estimate = estimate_transfer(params(), facts())
+    assert estimate.volume_bytes == MIGRATED_BYTES and not estimate.volume_is_upper_bound
+    assert not estimate.summary().startswith("At most")

@@ -783,3 +783,18 @@ def test_a_tag_key_appears_once() -> None:
 
 def test_an_empty_tag_value_is_allowed() -> None:
     assert errors_of(params(tags=(Tag(key="team", value=""),))) == {}
+
+
+def test_a_source_that_did_not_report_its_used_space_is_checked_against_the_ranges_only() -> None:
+    unreported = replace(LINUX, system_disk=replace(SYSTEM, used_gib=None, partitions=()))
+    assert errors_of(params(system_disk=SystemDisk(size_gib=20)), context(source=unreported)) == {}
+    key, message = only_error(params(system_disk=SystemDisk()), context(source=unreported))
+    assert (key, message) == (
+        "system_disk_size",
+        "Enter a size between 20 and 2048 GiB (the source system disk did not report its used space).",
+    )
+    no_data_usage = replace(LINUX, data_disks=(DATA_1, replace(DATA_2, used_gib=None)))
+    key, message = only_error(
+        params(data_disks=(DataDisk(index=1, size_gib=100),)), context(source=no_data_usage)
+    )
+    assert message == "Enter a size for data disk 2 (500 GiB, used space not reported), or skip it."

@@ -10,6 +10,7 @@ from storage.models import SmcJob
 from storage.types import utcnow
 from tests.execution.helpers import (
     REGION,
+    WEB_SOURCE,
     insert_request,
     replies,
     request_row,
@@ -131,3 +132,19 @@ def test_a_cloud_error_during_the_drill_is_shown_and_retry_execution_runs_it_aga
 
     assert request_row(bot, request_id).state is RequestState.TESTED
     assert len(replies(bot, request_id, "drill")) == 1
+
+
+def test_a_source_that_does_not_report_its_used_space_gets_a_warning_and_an_upper_bound(
+    bot: BotUnderTest,
+) -> None:
+    # A real DescribeSourceServers has no used-space field; the sandbox leaves its extension out here.
+    bot.cloud.world.source_servers[WEB_SOURCE].reports_used_space = False
+    request_id, report = drill(bot, job_name="web-prod-02-move")
+
+    levels = {item["check"]: item["level"] for item in report["items"]}
+    assert levels["disk_space"] == "warning"
+    assert report["estimate"]["volume_is_upper_bound"] is True
+    shown = text_of(replies(bot, request_id, "drill"))
+    assert "did not report the used space of its system disk" in shown
+    assert "*Estimate:* At most" in shown
+    assert "GiB used" not in shown
