@@ -16,7 +16,7 @@ from sqlmodel import SQLModel
 from sandbox.cloud import CloudSimulator, default_world
 from sandbox.slack import SlackStandIn
 from storage.db import Database
-from tests.harness import BotUnderTest, running_bot
+from tests.harness import BotUnderTest, acking_server, running_bot
 
 PG_ENV = "TEST_DATABASE_URL"
 
@@ -101,3 +101,10 @@ def bot(db: Database, slack: SlackStandIn, cloud: CloudSimulator) -> Iterator[Bo
     """The bot in HTTP mode on SQLite, talking to the sandbox cloud and the Slack stand-in."""
     with running_bot(db, slack, cloud) as running:
         yield running
+
+
+@pytest.fixture
+def capture_url() -> Iterator[str]:
+    """Where a SlackDriver sends a request only to have it built and signed (`harness.acking_server`)."""
+    with acking_server() as url:
+        yield url

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import uvicorn
@@ -94,6 +95,32 @@ class BotUnderTest:
             busy = self.runtime.worker.run_once() + self.runtime.delivery.run_once().sent
             if not busy:
                 return
+
+
+class _Ack(BaseHTTPRequestHandler):
+    """Answers every POST with an empty 200 and passes nothing on."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+@contextmanager
+def acking_server() -> Iterator[str]:
+    """A stand-in for the bot (or the load balancer in front of it) that only acks: point a SlackDriver at
+    it to have Slack's signed request built and recorded, then send it to a bot when the test chooses."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Ack)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 class _Server(uvicorn.Server):

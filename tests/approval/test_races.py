@@ -13,9 +13,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -98,29 +96,6 @@ def test_twenty_concurrent_clicks_by_five_approvers_with_quorum_two_approve_once
 ) -> None:
     with running_bot(db, slack, cloud, process_before_response=True) as bot:
         _twenty_approvers_click_at_once(bot, five_approvers)
-
-
-class _Capture(BaseHTTPRequestHandler):
-    """Stands where a load balancer would: takes Slack's request and answers 200 without a bot."""
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-
-@pytest.fixture
-def capture_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Capture)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 def test_two_replicas_receiving_the_same_signed_click_at_once_record_one_intent(

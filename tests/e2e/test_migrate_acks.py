@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 
@@ -86,30 +82,10 @@ def test_every_step_is_acknowledged_at_once_while_the_cloud_takes_5_seconds(bot:
     assert "web-prod-02" in summary.text
 
 
-class _Capture(BaseHTTPRequestHandler):
-    """Takes a Slack request and answers 200 without passing it on: the test sends it to the bot later."""
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-
-@pytest.fixture
-def held() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Capture)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
 @pytest.mark.parametrize("arrival", ["in order", "reversed"])
-def test_two_quick_choices_end_with_the_newer_one_shown(bot: BotUnderTest, held: str, arrival: str) -> None:
+def test_two_quick_choices_end_with_the_newer_one_shown(
+    bot: BotUnderTest, capture_url: str, arrival: str
+) -> None:
     """Region, then "existing instance", clicked before the modal was re-rendered: both carry the same view
     hash. Whichever re-render lands first, and whichever request arrives first, the modal ends up showing
     the newer choice (the instance fields), not the older one's page."""
@@ -118,7 +94,7 @@ def test_two_quick_choices_end_with_the_newer_one_shown(bot: BotUnderTest, held:
     assert opened is not None
     wizard = WizardUser(bot)
     wizard.view_id = opened.id
-    slack_client = SlackDriver(bot.slack, held)
+    slack_client = SlackDriver(bot.slack, capture_url)
     region = slack_client.block_action(
         REQUESTER, FIELD, "cn-hangzhou", view_id=opened.id, block_id=wizard.block("region")
     )

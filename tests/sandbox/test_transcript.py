@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -23,22 +21,10 @@ from sandbox.slack import (
     SlackDriver,
     SlackStandIn,
 )
+from tests.harness import acking_server
 
 Json = dict[str, Any]
 TITLE = "Migration req-7: web-01 → image"
-
-
-class _Ack(BaseHTTPRequestHandler):
-    """A bot that acks everything with an empty 200, so the driver's requests go through real HTTP."""
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 def plain(text: str) -> Json:
@@ -119,10 +105,8 @@ class Session:
 @pytest.fixture(scope="module")
 def session() -> Iterator[Session]:
     """One migration as the bot would post it, driven through the real Web API and the driver."""
-    bot = ThreadingHTTPServer(("127.0.0.1", 0), _Ack)
-    threading.Thread(target=bot.serve_forever, daemon=True).start()
-    with SlackStandIn() as slack:
-        driver = SlackDriver(slack, f"http://127.0.0.1:{bot.server_address[1]}")
+    with acking_server() as bot_url, SlackStandIn() as slack:
+        driver = SlackDriver(slack, bot_url)
         client = WebClient(token=slack.bot_token, base_url=slack.api_url)
         s = Session(slack)
 
@@ -192,8 +176,6 @@ def session() -> Iterator[Session]:
         s.html = render_html(transcript)
         s.tree = parse_html(s.html)
         yield s
-    bot.shutdown()
-    bot.server_close()
 
 
 # -- a strict little DOM, so tests can ask what is nested in what ---------------------------------------
