@@ -142,16 +142,12 @@ def config_modal(form: ConfigForm, channel_id: str) -> View:
             )
         )
     blocks.append(
-        InputBlock(
-            block_id=BlockId.CFG_APPROVER_USERS.value,
-            label=PlainTextObject(text="Approver users"),
-            optional=True,
-            hint=PlainTextObject(text="In addition to the groups' members."),
-            element=UserMultiSelectElement(
-                action_id=BlockId.CFG_APPROVER_USERS.value,
-                initial_users=list(config.approver_users) or None,
-                placeholder=PlainTextObject(text="Choose people"),
-            ),
+        _people_input(
+            BlockId.CFG_APPROVER_USERS,
+            "Approver users",
+            "In addition to the groups' members.",
+            config.approver_users,
+            "Choose people",
         )
     )
     blocks.append(
@@ -252,16 +248,12 @@ def config_modal(form: ConfigForm, channel_id: str) -> View:
         )
     )
     blocks.append(
-        InputBlock(
-            block_id=BlockId.CFG_ADMIN_USERS.value,
-            label=PlainTextObject(text="Who may change these settings"),
-            optional=True,
-            hint=PlainTextObject(text="Empty: workspace admins and owners. Include yourself."),
-            element=UserMultiSelectElement(
-                action_id=BlockId.CFG_ADMIN_USERS.value,
-                initial_users=list(config.admin_users) or None,
-                placeholder=PlainTextObject(text="Choose admins"),
-            ),
+        _people_input(
+            BlockId.CFG_ADMIN_USERS,
+            "Who may change these settings",
+            "Empty: workspace admins and owners. Include yourself.",
+            config.admin_users,
+            "Choose admins",
         )
     )
     return View(
@@ -346,3 +338,20 @@ def field_errors(errors: Mapping[ConfigField, str], shown: Sequence[str]) -> dic
             block = BlockId.CFG_APPROVER_USERS.value
         keyed[block] = f"{keyed[block]} {message}" if block in keyed else message
     return keyed
+
+
+def _people_input(
+    block: BlockId, label: str, hint: str, chosen: Sequence[str], placeholder: str
+) -> InputBlock:
+    """An optional pick of workspace members, pre-filled with those chosen so far."""
+    return InputBlock(
+        block_id=block.value,
+        label=PlainTextObject(text=label),
+        optional=True,
+        hint=PlainTextObject(text=hint),
+        element=UserMultiSelectElement(
+            action_id=block.value,
+            initial_users=list(chosen) or None,
+            placeholder=PlainTextObject(text=placeholder),
+        ),
+    )
