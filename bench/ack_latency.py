@@ -18,9 +18,10 @@ the wizard, then re-signed with a fresh timestamp for every send:
     `response_action: errors` from cached facts.
 
 For each kind and each number of concurrent clients, the bare app and the bot are measured alternately
-(`--rounds` times each); between the bot's rounds the bench waits until its outbox is empty again. It prints
-p50/p99 per kind and concurrency and the bot/bare ratio of p99 against the targets (p99 under 100 ms at 50
-clients, at most 1.3x the bare app's p99). It asserts nothing.
+(`--rounds` times each); before every round the bench waits until the bot has finished the work the last
+round left it (its after-ack work and its outbox), so that neither app is measured while it still runs.
+It prints p50/p99 per kind and concurrency and the bot/bare ratio of p99 against the targets (p99 under
+100 ms at 50 clients, at most 1.3x the bare app's p99). It asserts nothing.
 """
 
 from __future__ import annotations
@@ -333,15 +334,20 @@ def _wait_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
 
 
 def _bot_idle(bot_url: str, timeout: float = 120.0) -> None:
-    """The outbox is empty again (votes refused after the acks have queued their ephemeral replies)."""
+    """The bot finished what the last round left it: its after-ack work (answers, votes) and its outbox
+    (the ephemeral replies those queued). Waited for before every round of either app, so neither is
+    measured while the bot still works off the previous round."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         text = _get(f"{bot_url}/metrics")
-        found = re.search(r"^smc_bot_outbox_pending (\S+)$", text, re.M)
-        if found is not None and float(found[1]) == 0:
+        gauges = [
+            re.search(rf"^{name} (\S+)$", text, re.M)
+            for name in ("smc_bot_outbox_pending", "smc_bot_after_ack_pending")
+        ]
+        if all(found is not None and float(found[1]) == 0 for found in gauges):
             return
         time.sleep(0.2)
-    print(f"  (the bot's outbox did not drain within {timeout:.0f} s; measuring anyway)")
+    print(f"  (the bot's work did not drain within {timeout:.0f} s; measuring anyway)")
 
 
 def _free_port() -> int:
@@ -440,8 +446,7 @@ def main(argv: list[str] | None = None) -> int:
                 failed = {"bare": 0, "bot": 0}
                 for _ in range(args.rounds):
                     for name, url in (("bare", bare_url), ("bot", bot_url)):
-                        if name == "bot":
-                            _bot_idle(bot_url)
+                        _bot_idle(bot_url)
                         load_conn.send(
                             (url, astuple(template), env["signing_secret"], clients, args.per_client)
                         )

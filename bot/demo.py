@@ -224,7 +224,6 @@ class Stage:
             services,
             client=web_client(settings, retries=True),
             signing_secret=self.slack.signing_secret,
-            process_before_response=True,
         )
         http = create_http_app(bolt, signing_secret=self.slack.signing_secret)
         url = self._exit.enter_context(_serving(http))

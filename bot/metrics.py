@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
@@ -110,6 +110,13 @@ class Metrics:
 
     def watch_poller(self, poller: PollerState, clock: Callable[[], datetime]) -> None:
         self.registry.register(_PollerGauges(poller, clock))
+
+    def watch_after_ack(self, pending: Callable[[], int]) -> None:
+        Gauge(
+            "smc_bot_after_ack_pending",
+            "Work listeners left for after their ack (votes, answers, modal updates), queued or running",
+            registry=self.registry,
+        ).set_function(pending)
 
     def observe_ack(self, kind: str, seconds: float, status: int) -> None:
         self.acks.labels(kind=kind, status=str(status)).observe(seconds)

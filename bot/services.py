@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -37,6 +39,8 @@ from storage.db import Database
 from storage.types import utcnow
 
 Clock = Callable[[], datetime]
+Failed = Callable[[str], None]
+"""Told the log reference of after-ack work that raised (to tell the user what happened)."""
 
 
 def instance_name() -> str:
@@ -50,26 +54,70 @@ class Background:
     Two lanes. `run` starts a thread at once: for work that must reach Slack within seconds (a
     `trigger_id` lives 3 s; a modal waits for its `views.update`). `queue` hands work whose answer may
     wait a moment (a vote, a command's ephemeral answer, a job button's outcome) to `QUEUED_THREADS`
-    threads: under a burst of clicks that work lines up instead of running all at once, so it cannot
-    starve the thread that acks the next requests of the interpreter (bench/ack_latency.py).
+    threads, and each queued task first lets the Slack requests in flight be answered (`serving`), for at
+    most `YIELD_LIMIT_S` after it was queued: one interpreter runs both, Slack gives an ack 3 s and then
+    shows the user an error, an answer has no such limit. Under a burst of clicks the acks go first and
+    the answers follow within a few seconds; when nothing is in flight, queued work starts at once.
     """
 
     QUEUED_THREADS = 4
+    YIELD_LIMIT_S = 2.0
 
     def __init__(self) -> None:
         self._idle = threading.Condition()
         self._running = 0
+        self._quiet = threading.Condition()
+        self._serving = 0
         self._queue = ThreadPoolExecutor(self.QUEUED_THREADS, thread_name_prefix="after-ack")
 
-    def run(self, work: Callable[[], None], *, name: str = "after-ack") -> None:
-        """Start `work` now on its own thread; an exception is logged, never raised to the caller."""
-        threading.Thread(target=self._tracked(work, name), name=name, daemon=True).start()
+    @property
+    def pending(self) -> int:
+        """Tasks queued or running in either lane."""
+        return self._running
 
-    def queue(self, work: Callable[[], None], *, name: str = "after-ack") -> None:
-        """Run `work` on the next free queued thread; an exception is logged, never raised to the caller."""
-        self._queue.submit(self._tracked(work, name))
+    @contextmanager
+    def serving(self) -> Iterator[None]:
+        """Around answering one Slack request: queued work waits while any request is in flight."""
+        with self._quiet:
+            self._serving += 1
+        try:
+            yield
+        finally:
+            with self._quiet:
+                self._serving -= 1
+                if not self._serving:
+                    self._quiet.notify_all()
 
-    def _tracked(self, work: Callable[[], None], name: str) -> Callable[[], None]:
+    def _after_requests(self, queued_at: float) -> None:
+        deadline = queued_at + self.YIELD_LIMIT_S
+        with self._quiet:
+            while self._serving:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                self._quiet.wait(remaining)
+
+    def run(
+        self, work: Callable[[], object], *, name: str = "after-ack", failed: Failed | None = None
+    ) -> None:
+        """Start `work` now on its own thread; an exception is logged with a reference, handed to `failed`
+        (which tells the user), never raised to the caller."""
+        threading.Thread(target=self._tracked(work, name, failed), name=name, daemon=True).start()
+
+    def queue(
+        self, work: Callable[[], object], *, name: str = "after-ack", failed: Failed | None = None
+    ) -> None:
+        """Run `work` on the next free queued thread once no request is in flight (or `YIELD_LIMIT_S` after
+        now); a failure is handled as in `run`."""
+        queued_at = time.monotonic()
+
+        def polite() -> None:
+            self._after_requests(queued_at)
+            work()
+
+        self._queue.submit(self._tracked(polite, name, failed))
+
+    def _tracked(self, work: Callable[[], object], name: str, failed: Failed | None) -> Callable[[], None]:
         with self._idle:
             self._running += 1
 
@@ -77,7 +125,13 @@ class Background:
             try:
                 work()
             except Exception:
-                logging.getLogger(__name__).exception("background work failed name=%s", name)
+                ref = secrets.token_hex(4)
+                logging.getLogger(__name__).exception("background work failed name=%s ref=%s", name, ref)
+                if failed is not None:
+                    try:
+                        failed(ref)
+                    except Exception:
+                        logging.getLogger(__name__).exception("could not report failure ref=%s", ref)
             finally:
                 with self._idle:
                     self._running -= 1

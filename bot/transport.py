@@ -133,6 +133,7 @@ def build_bot(settings: Settings, db: Database, *, signing_secret: str | None) -
     assert runtime.poller is not None
     metrics.watch_database(db, services.clock)
     metrics.watch_poller(runtime.poller, _wall_clock)
+    metrics.watch_after_ack(lambda: services.background.pending)
     health = Health(db, runtime.poller, interval=timedelta(seconds=settings.poll_seconds))
     app = create_app(services, client=web_client(settings, retries=True), signing_secret=signing_secret)
     return Bot(services=services, runtime=runtime, app=app, metrics=metrics, health=health)

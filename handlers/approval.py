@@ -18,6 +18,7 @@ from bot.domain.approvals import RoundRef, VoteResult
 from bot.domain.errors import DomainError
 from bot.domain.workflow import UserAction
 from bot.services import Services
+from handlers.after_ack import later
 from handlers.commands import Invocation
 from handlers.ids import SUMMARY_ACTION_IDS, ActionId, BlockId, CallbackId
 from handlers.migrate import open_edit_wizard
@@ -76,7 +77,7 @@ def on_approve(
         )
         _tell(client, body, voter, result)
 
-    services.background.queue(work, name="vote")
+    later(services, client, body, work, name="vote")
 
 
 def on_reject(
@@ -88,16 +89,26 @@ def on_reject(
     if voter is None or ref is None:
         log.warning("reject click without a voter or a round reference")
         return
-    check = services.approvals.check_voter(
-        ref.request_id, ref.round, ref.params_hash, voter=voter, click_id=str(action.get("action_ts") or "")
-    )
-    if not check.accepted:
-        _tell(client, body, voter, check)
-        return
-    client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=render.reject_modal(ref))
+
+    def work() -> None:
+        check = services.approvals.check_voter(
+            ref.request_id,
+            ref.round,
+            ref.params_hash,
+            voter=voter,
+            click_id=str(action.get("action_ts") or ""),
+        )
+        if not check.accepted:
+            _tell(client, body, voter, check)
+            return
+        client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=render.reject_modal(ref))
+
+    later(services, client, body, work, name="reject", urgent=True)
 
 
-def on_reject_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], services: Services) -> None:
+def on_reject_submitted(
+    ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, services: Services
+) -> None:
     ack()
     voter, ref = _user(body), RoundRef.decode(str(view.get("private_metadata") or ""))
     if voter is None or ref is None:
@@ -106,15 +117,19 @@ def on_reject_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], se
     values = _dict(_dict(view.get("state")).get("values"))
     entry = _dict(_dict(values.get(BlockId.REJECT_REASON.value)).get(BlockId.REJECT_REASON.value))
     reason = entry.get("value")
-    services.approvals.vote(
-        ref.request_id,
-        ref.round,
-        ref.params_hash,
-        voter=voter,
-        decision=VoteDecision.REJECT,
-        reason=reason if isinstance(reason, str) else None,
-        click_id=str(view.get("id") or "") or None,
-    )
+
+    def work() -> None:
+        services.approvals.vote(
+            ref.request_id,
+            ref.round,
+            ref.params_hash,
+            voter=voter,
+            decision=VoteDecision.REJECT,
+            reason=reason if isinstance(reason, str) else None,
+            click_id=str(view.get("id") or "") or None,
+        )
+
+    later(services, client, body, work, name="reject-vote")
 
 
 def on_show_request(
@@ -123,10 +138,15 @@ def on_show_request(
     """The card keeps the exact API request collapsed; this opens it."""
     ack()
     ref = RoundRef.decode(str(action.get("value") or ""))
-    card = services.approvals.card(ref.request_id, ref.round) if ref is not None else None
-    if card is None:
+    if ref is None:
         return
-    client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=render.request_modal(card))
+
+    def work() -> None:
+        card = services.approvals.card(ref.request_id, ref.round)
+        if card is not None:
+            client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=render.request_modal(card))
+
+    later(services, client, body, work, name="show-request", urgent=True)
 
 
 def on_edit(
@@ -137,14 +157,18 @@ def on_edit(
     user, request_id = _user(body), str(action.get("value") or "")
     if user is None or not request_id:
         return
-    try:
-        request = services.approvals.edit_target(request_id, editor=user)
-    except DomainError as exc:
-        channel = _channel(body)
-        if channel is not None:
-            client.chat_postEphemeral(channel=channel, user=user, text=f":no_entry_sign: {exc.message}")
-        return
-    open_edit_wizard(services, client, str(body.get("trigger_id") or ""), user_id=user, request=request)
+
+    def work() -> None:
+        try:
+            request = services.approvals.edit_target(request_id, editor=user)
+        except DomainError as exc:
+            channel = _channel(body)
+            if channel is not None:
+                client.chat_postEphemeral(channel=channel, user=user, text=f":no_entry_sign: {exc.message}")
+            return
+        open_edit_wizard(services, client, str(body.get("trigger_id") or ""), user_id=user, request=request)
+
+    later(services, client, body, work, name="edit", urgent=True)
 
 
 def handle_approvals(call: Invocation) -> None:

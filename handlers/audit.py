@@ -24,10 +24,10 @@ def handle_audit(call: Invocation) -> None:
         text=f"Preparing this channel's audit log of the last {days} day{'' if days == 1 else 's'} as a CSV "
         "file; it appears here in a moment.",
     )
-    call.services.audit.request_export(
-        actor=call.user_id,
-        team_id=call.team_id,
-        channel_id=call.channel_id,
-        days=days,
-        key=str(call.command.get("trigger_id") or secrets.token_hex(8)),
+    key = str(call.command.get("trigger_id") or secrets.token_hex(8))
+    call.later(
+        lambda: call.services.audit.request_export(
+            actor=call.user_id, team_id=call.team_id, channel_id=call.channel_id, days=days, key=key
+        ),
+        name="audit-export",
     )

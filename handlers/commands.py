@@ -11,6 +11,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.services import Services
+from handlers import after_ack
 from handlers.ids import SLASH_COMMAND, Subcommand
 from handlers.render.help import usage_blocks, usage_text
 
@@ -39,6 +40,10 @@ class Invocation:
     @property
     def team_id(self) -> str:
         return str(self.command.get("team_id", ""))
+
+    def later(self, work: Callable[[], object], *, name: str, urgent: bool = False) -> None:
+        """`work` after the ack (`handlers.after_ack.later`); a failure is told to whoever typed it."""
+        after_ack.later(self.services, self.client, self.command, work, name=name, urgent=urgent)
 
     def answer_after_ack(self, name: str, produce: Callable[[], Answer]) -> None:
         """Ack at once, then answer only to the user through the command's response_url with what

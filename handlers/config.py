@@ -79,18 +79,23 @@ def _input_blocks(view: Json) -> Sequence[str]:
 def handle_config(call: Invocation) -> None:
     """Admins only: the check reads Slack (cached), then the modal opens before the trigger_id dies."""
     call.ack()
-    try:
-        form = call.services.channel_config.open_form(
-            channel_id=call.channel_id, team_id=call.team_id, user_id=call.user_id
+
+    def open_modal() -> None:
+        try:
+            form = call.services.channel_config.open_form(
+                channel_id=call.channel_id, team_id=call.team_id, user_id=call.user_id
+            )
+        except NotAllowed as exc:
+            call.client.chat_postEphemeral(
+                channel=call.channel_id, user=call.user_id, text=f":no_entry_sign: {exc.reason}"
+            )
+            return
+        call.client.views_open(
+            trigger_id=str(call.command.get("trigger_id") or ""),
+            view=render.config_modal(form, call.channel_id),
         )
-    except NotAllowed as exc:
-        call.client.chat_postEphemeral(
-            channel=call.channel_id, user=call.user_id, text=f":no_entry_sign: {exc.reason}"
-        )
-        return
-    call.client.views_open(
-        trigger_id=str(call.command.get("trigger_id") or ""), view=render.config_modal(form, call.channel_id)
-    )
+
+    call.later(open_modal, name="config-open", urgent=True)
 
 
 def on_config_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], services: Services) -> None:

@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.services import Services
+from handlers.after_ack import later
 from handlers.ids import ActionId
 from handlers.render import home as render
 
@@ -29,21 +30,26 @@ def workspace_url(client: WebClient) -> str | None:
 def on_home_opened(
     event: dict[str, Any], body: dict[str, Any], client: WebClient, services: Services
 ) -> None:
-    """Events are acknowledged before listeners run, so the reads and the publish have no 3 s limit."""
+    """Slack's answer goes when this returns (an event is acked for us); the reads and the publish follow."""
     user = event.get("user")
     if event.get("tab") != "home" or not isinstance(user, str) or not user:
         return
     team = str(body.get("team_id") or "")
-    home = services.home.home(team_id=team, user_id=user)
-    view = render.home_view(home, services.clock(), workspace_url(client))
-    client.views_publish(user_id=user, view=view)
-    log.info(
-        "home published user=%s waiting=%s mine=%s active=%s",
-        user,
-        len(home.waiting.rows),
-        len(home.mine.rows),
-        len(home.active.rows),
-    )
+
+    def publish() -> None:
+        home = services.home.home(team_id=team, user_id=user)
+        view = render.home_view(home, services.clock(), workspace_url(client))
+        client.views_publish(user_id=user, view=view)
+        log.info(
+            "home published user=%s waiting=%s mine=%s active=%s",
+            user,
+            len(home.waiting.rows),
+            len(home.mine.rows),
+            len(home.active.rows),
+        )
+
+    # Nobody can be told in a channel if this fails: the event names no channel; the log keeps the error.
+    later(services, client, body, publish, name="home", urgent=True)
 
 
 def on_open_thread(ack: Ack) -> None:

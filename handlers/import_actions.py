@@ -12,8 +12,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from slack_bolt import Ack, App
+from slack_sdk import WebClient
 
 from bot.services import Services
+from handlers.after_ack import later
 from handlers.ids import ActionId
 
 log = logging.getLogger(__name__)
@@ -29,7 +31,9 @@ def _id(value: object) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
 
 
-def on_retry_import(ack: Ack, body: dict[str, Any], action: dict[str, Any], services: Services) -> None:
+def on_retry_import(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, services: Services
+) -> None:
     """The Retry import button: a new run for the failed instances, or an ephemeral saying why not."""
     ack()
     user = _id(_dict(body.get("user")).get("id"))
@@ -39,12 +43,15 @@ def on_retry_import(ack: Ack, body: dict[str, Any], action: dict[str, Any], serv
         log.warning("retry import click without a user, a channel or a batch id")
         return
     click = _id(action.get("action_ts")) or secrets.token_hex(6)
-    services.import_retries.retry(
-        batch_id,
-        user_id=user,
-        channel_id=channel,
-        team_id=_id(_dict(body.get("team")).get("id")),
-        click_id=click,
+    team = _id(_dict(body.get("team")).get("id"))
+    later(
+        services,
+        client,
+        body,
+        lambda: services.import_retries.retry(
+            batch_id, user_id=user, channel_id=channel, team_id=team, click_id=click
+        ),
+        name="import-retry",
     )
 
 

@@ -21,6 +21,7 @@ from bot.domain.imports import (
 )
 from bot.domain.source_catalog import Access, AccessCheck
 from bot.services import Services
+from handlers.after_ack import later
 from handlers.commands import Invocation
 from handlers.ids import ActionId, BlockId, CallbackId
 from handlers.render import import_modal as render
@@ -129,7 +130,7 @@ def open_import_modal(call: Invocation) -> None:
             except (OSError, ValueError) as gone:
                 log.warning("could not say the import form failed error=%s", type(gone).__name__)
 
-    call.services.background.run(open_modal, name="import-open")
+    call.later(open_modal, name="import-open", urgent=True)
 
 
 def change_scope(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
@@ -139,9 +140,13 @@ def change_scope(ack: Ack, body: dict[str, Any], client: WebClient, services: Se
     draft = read_draft(body, view)
     if draft is None:
         return
-    access = services.source_catalog.access(draft.source) if draft.cross_account else None
-    shown = access if access is not None and access.access is not Access.UNKNOWN else None
-    _update(client, view, render.import_modal(_modal(draft, view, access=shown)).to_dict())
+
+    def show() -> None:
+        access = services.source_catalog.access(draft.source) if draft.cross_account else None
+        shown = access if access is not None and access.access is not Access.UNKNOWN else None
+        _update(client, view, render.import_modal(_modal(draft, view, access=shown)).to_dict())
+
+    later(services, client, body, show, name="import-scope", urgent=True)
 
 
 def check_access_input(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
@@ -152,16 +157,15 @@ def check_access_input(ack: Ack, body: dict[str, Any], client: WebClient, servic
     if draft is None or not draft.cross_account:
         return
     problem = _access_problem(draft)
-    if problem is not None:
-        note = AccessCheck(Access.REFUSED, problem)
-        _update(client, view, render.import_modal(_modal(draft, view, access=note)).to_dict())
-        return
 
     def check() -> None:
-        found = services.source_catalog.check_access(draft.source, CHECK_TIMEOUT_S)
+        if problem is not None:
+            found = AccessCheck(Access.REFUSED, problem)
+        else:
+            found = services.source_catalog.check_access(draft.source, CHECK_TIMEOUT_S)
         _update(client, view, render.import_modal(_modal(draft, view, access=found)).to_dict())
 
-    services.background.run(check, name="import-access-check")
+    later(services, client, body, check, name="import-access-check", urgent=True)
 
 
 def region_options(ack: Ack, body: dict[str, Any], services: Services) -> None:
@@ -230,7 +234,7 @@ def submit_import(
             log.info("import modal gone before the check finished error=%s", err.response.get("error"))
             client.chat_postEphemeral(channel=draft.channel_id, user=draft.requester, text=fallback)
 
-    services.background.run(finish, name="import-submit")
+    later(services, client, body, finish, name="import-submit", urgent=True)
 
 
 def _errors(result: SubmitResult, draft: ImportDraft) -> dict[str, str]:

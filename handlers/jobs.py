@@ -1,7 +1,7 @@
 """Buttons of the summary and the thread replies that act on a migration, and the Modify modal.
 
 Every listener acks first; the service call (which describes the job, calls SMC, records the outcome)
-runs after the ack on `services.background`. The clicker hears back in an ephemeral message; what changed
+runs after the ack (`handlers.after_ack.later`). The clicker hears back in an ephemeral message; what changed
 is also said in the thread. Identity is `body["user"]["id"]` of the signed payload; the button's value is
 only the request id.
 """
@@ -27,6 +27,7 @@ from bot.domain.job_actions import (
 )
 from bot.domain.workflow import UserAction
 from bot.services import Services
+from handlers.after_ack import later
 from handlers.ids import SUMMARY_ACTION_IDS, ActionId, CallbackId
 from handlers.render import jobs as render
 
@@ -94,7 +95,7 @@ def _on_click(run: Callable[[Services, str, str], Outcome], name: str) -> Callab
             assert click.user is not None and click.request_id is not None
             tell(client, click, run(services, click.request_id, click.user))
 
-        services.background.queue(work, name=f"button-{name}")
+        later(services, client, body, work, name=f"button-{name}")
 
     listener.__name__ = f"on_{name}"
     return listener
@@ -121,12 +122,12 @@ def on_modify(
         return
     assert click.request_id is not None and click.channel is not None and click.user is not None
     metadata = render.modify_metadata(click.request_id, click.channel)
-    opened = client.views_open(trigger_id=click.trigger_id, view=render.modify_loading_view(metadata))
-    view = _dict(opened.get("view"))
-    view_id, view_hash = _str(view.get("id")), _str(view.get("hash"))
-    request_id, user = click.request_id, click.user
+    request_id, user, trigger_id = click.request_id, click.user, click.trigger_id
 
     def fill() -> None:
+        opened = client.views_open(trigger_id=trigger_id, view=render.modify_loading_view(metadata))
+        view = _dict(opened.get("view"))
+        view_id, view_hash = _str(view.get("id")), _str(view.get("hash"))
         try:
             form = services.job_actions.modify_form(request_id, actor=user)
             built = render.modify_view(form, metadata)
@@ -137,7 +138,7 @@ def on_modify(
         except SlackApiError as exc:
             log.warning("could not fill the modify modal error=%s", exc.response.get("error"))
 
-    services.background.run(fill, name="modify-form")
+    later(services, client, body, fill, name="modify-form", urgent=True)
 
 
 def modify_changes(view: Json) -> ModifyChanges:
@@ -186,7 +187,7 @@ def on_modify_submitted(
         click = Click({"user": {"id": user}, "channel": {"id": channel_id}}, {"value": request_id})
         tell(client, click, outcome)
 
-    services.background.queue(work, name="modify-submit")
+    later(services, client, body, work, name="modify-submit")
 
 
 def register(app: App) -> None:

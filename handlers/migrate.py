@@ -32,6 +32,7 @@ from bot.domain.views import RequestView
 from bot.services import Services
 from bot.slack_views import CONFLICT, Conflict
 from handlers import forms
+from handlers.after_ack import later
 from handlers.commands import Invocation
 from handlers.ids import ActionId, CallbackId
 from handlers.render import migrate_modal as modal
@@ -72,9 +73,10 @@ def open_migrate_modal(call: Invocation) -> None:
     wizard = Wizard(call.services, call.client, user_id=call.user_id, team_id=call.team_id)
     trigger_id = str(call.command.get("trigger_id", ""))
     channel_id = call.channel_id
-    call.services.background.run(
+    call.later(
         lambda: wizard.open(trigger_id, channel_id, source_arg=words[0] if words else None),
         name="migrate-open",
+        urgent=True,
     )
 
 
@@ -84,7 +86,7 @@ def on_field_change(ack: Ack, body: dict[str, Any], client: WebClient, services:
     wizard = Wizard.for_body(services, client, body)
     view = dict(body.get("view") or {})
     acted_at = services.view_updates.acted_at(_first_action(body))
-    services.background.run(lambda: wizard.refresh(view, acted_at), name="migrate-refresh")
+    later(services, client, body, lambda: wizard.refresh(view, acted_at), name="migrate-refresh", urgent=True)
 
 
 def _first_action(body: dict[str, Any]) -> dict[str, Any]:
@@ -99,7 +101,7 @@ def on_back(ack: Ack, body: dict[str, Any], client: WebClient, services: Service
     wizard = Wizard.for_body(services, client, body)
     view = dict(body.get("view") or {})
     acted_at = services.view_updates.acted_at(_first_action(body))
-    services.background.run(lambda: wizard.back(view, acted_at), name="migrate-back")
+    later(services, client, body, lambda: wizard.back(view, acted_at), name="migrate-back", urgent=True)
 
 
 def on_options(ack: Ack, body: dict[str, Any], services: Services) -> None:
@@ -132,11 +134,15 @@ def on_submit(ack: Ack, body: dict[str, Any], client: WebClient, services: Servi
         ack(response_action="update", view=modal.checking_view(came_with, check.missing).to_dict())
         view_id = str(view.get("id") or "")
         acked_at = time.monotonic()
-        services.background.run(
+        later(
+            services,
+            client,
+            body,
             lambda: wizard.check_then_continue(
                 view_id, state, parsed.errors, fallback=came_with, not_before=acked_at + ACK_GRACE_S
             ),
             name="migrate-check",
+            urgent=True,
         )
         return
     outcome = wizard.decide(state, parsed.errors, check.context, fallback=came_with)
@@ -144,7 +150,8 @@ def on_submit(ack: Ack, body: dict[str, Any], client: WebClient, services: Servi
         ack(response_action="errors", errors=outcome.errors)
     else:
         ack(response_action="update", view=outcome.view.to_dict())
-    services.background.run(lambda: services.catalog.prefetch(state.draft), name="migrate-prefetch")
+    # Warming the cache for the next page waits its turn: nobody is waiting on it.
+    services.background.queue(lambda: services.catalog.prefetch(state.draft), name="migrate-prefetch")
 
 
 def _values(view: dict[str, Any]) -> dict[str, Any]:
@@ -449,8 +456,8 @@ class Wizard:
         ):
             waiting.append(catalog.target_instance(draft.region_id, draft.instance_id, FILL_WAIT_S))
         if waiting and all(w.ready for w in waiting):
-            later = replace(state, draft=self._with_facts(draft))
-            self._update(view_id, self.view(later, state), view_hash)
+            richer = replace(state, draft=self._with_facts(draft))
+            self._update(view_id, self.view(richer, state), view_hash)
 
     def _update(self, view_id: str, view: View, view_hash: Any = None) -> str | None:
         """views.update; a stale hash means the user moved on and a newer update follows: drop this one."""
@@ -498,6 +505,5 @@ def parse_source_arg(text: str | None) -> tuple[str | None, str | None]:
 def open_edit_wizard(
     services: Services, client: WebClient, trigger_id: str, *, user_id: str, request: RequestView
 ) -> None:
-    """For the summary's Edit button ([D]): after the ack, the wizard pre-filled with the request."""
-    wizard = Wizard(services, client, user_id=user_id, team_id=request.team_id)
-    services.background.run(lambda: wizard.open_edit(trigger_id, request), name="migrate-edit")
+    """For the summary's Edit button ([D]), in its after-ack work: the wizard pre-filled with the request."""
+    Wizard(services, client, user_id=user_id, team_id=request.team_id).open_edit(trigger_id, request)

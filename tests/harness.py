@@ -155,13 +155,11 @@ def running_bot(
     *,
     background: bool = False,
     clock: Clock | None = None,
-    process_before_response: bool = False,
 ) -> Iterator[BotUnderTest]:
     """The whole bot wired as `smc-bot serve` wires it in HTTP mode, on the given database.
 
     With `background=False` the delivery and worker threads are not started: tests call `settle()` to
-    run them to quiescence, which keeps them deterministic. `clock` replaces the bot's clock everywhere;
-    `process_before_response=True` answers each Slack request only after its listener finished.
+    run them to quiescence, which keeps them deterministic. `clock` replaces the bot's clock everywhere.
     """
     settings = settings_for(db, slack, cloud)
     services = Services(settings=settings, db=db, cloud=cloud_gateway(settings))
@@ -177,7 +175,6 @@ def running_bot(
         services,
         client=client,
         signing_secret=slack.signing_secret,
-        process_before_response=process_before_response,
     )
     http = create_http_app(bolt, signing_secret=slack.signing_secret)
     if background:

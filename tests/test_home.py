@@ -28,7 +28,7 @@ TEAM = "T0SANDBOX"
 @pytest.fixture
 def home_bot(db: Database, slack: SlackStandIn, cloud: CloudSimulator) -> Iterator[BotUnderTest]:
     """Slack requests answered after their listeners ran, so the tab is published when the event returns."""
-    with running_bot(db, slack, cloud, process_before_response=True) as running:
+    with running_bot(db, slack, cloud) as running:
         yield running
 
 

@@ -3,6 +3,7 @@ tick and deliveries (one of them rate-limited), exported as Prometheus text and 
 
 from __future__ import annotations
 
+import threading
 import urllib.request
 from collections.abc import Iterator
 
@@ -79,8 +80,14 @@ def test_metrics_count_acks_cloud_calls_polls_slack_calls_outbox_and_jobs(
     stats = bot.runtime.delivery.run_once()
     assert (stats.sent, stats.rate_limited) == (1, 1)
 
-    samples = scrape(url)
+    release = threading.Event()
+    bot.services.background.run(lambda: release.wait(30), name="held")  # after-ack work still running
+    try:
+        samples = scrape(url)
+    finally:
+        release.set()
 
+    assert value(samples, "smc_bot_after_ack_pending") == 1
     assert value(samples, "smc_bot_slack_ack_seconds_count", kind="command", status="200") == 2
     assert value(samples, "smc_bot_slack_ack_seconds_bucket", kind="command", status="200", le="3.0") == 2
     listed = {"service": "smc", "action": "DescribeSourceServers", "outcome": "ok"}

@@ -60,7 +60,7 @@ def approval_bot(
     db: Database, slack: SlackStandIn, cloud: CloudSimulator, clock: MovableClock
 ) -> Iterator[BotUnderTest]:
     """The bot on SQLite; each Slack request is answered after its listener finished (deterministic)."""
-    with running_bot(db, slack, cloud, clock=clock, process_before_response=True) as running:
+    with running_bot(db, slack, cloud, clock=clock) as running:
         yield running
 
 

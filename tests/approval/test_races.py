@@ -87,14 +87,14 @@ def _twenty_approvers_click_at_once(bot: BotUnderTest, members: list[str]) -> No
 def test_twenty_concurrent_clicks_by_five_approvers_with_quorum_two_approve_once_on_postgresql(
     pg_db: Database, slack: SlackStandIn, cloud: CloudSimulator, five_approvers: list[str]
 ) -> None:
-    with running_bot(pg_db, slack, cloud, process_before_response=True) as bot:
+    with running_bot(pg_db, slack, cloud) as bot:
         _twenty_approvers_click_at_once(bot, five_approvers)
 
 
 def test_twenty_concurrent_clicks_by_five_approvers_with_quorum_two_approve_once_on_sqlite(
     db: Database, slack: SlackStandIn, cloud: CloudSimulator, five_approvers: list[str]
 ) -> None:
-    with running_bot(db, slack, cloud, process_before_response=True) as bot:
+    with running_bot(db, slack, cloud) as bot:
         _twenty_approvers_click_at_once(bot, five_approvers)
 
 
@@ -104,8 +104,8 @@ def test_two_replicas_receiving_the_same_signed_click_at_once_record_one_intent(
     second_db = Database(pg_url)
     try:
         with (
-            running_bot(pg_db, slack, cloud, process_before_response=True) as replica_a,
-            running_bot(second_db, slack, cloud, process_before_response=True) as replica_b,
+            running_bot(pg_db, slack, cloud) as replica_a,
+            running_bot(second_db, slack, cloud) as replica_b,
         ):
             configure(pg_db)
             rid = add_request(pg_db)
@@ -136,7 +136,7 @@ def test_two_replicas_receiving_the_same_signed_click_at_once_record_one_intent(
 def test_a_replayed_click_is_not_a_second_vote(
     pg_db: Database, slack: SlackStandIn, cloud: CloudSimulator
 ) -> None:
-    with running_bot(pg_db, slack, cloud, process_before_response=True) as bot:
+    with running_bot(pg_db, slack, cloud) as bot:
         configure(pg_db, quorum=2)
         rid = add_request(pg_db)
         ask(bot, rid)
@@ -229,7 +229,7 @@ def test_two_serve_processes_receiving_the_same_signed_click_at_once_start_one_j
 ) -> None:
     configure(pg_db)
     rid = add_request(pg_db, web_params())
-    with running_bot(pg_db, slack, cloud, process_before_response=True) as setup:
+    with running_bot(pg_db, slack, cloud) as setup:
         ask(setup, rid)  # the summary and the approval card are in the channel before the processes start
     shown = card(slack, rid)
     click = SlackDriver(slack, capture_url).block_action(APPROVER_1, "approve", message=shown)

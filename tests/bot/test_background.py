@@ -74,3 +74,45 @@ def test_a_failing_task_is_logged_and_does_not_stop_the_lane(caplog: pytest.LogC
     assert after == ["ran"]
     failures = [r for r in caplog.records if "background work failed" in r.getMessage()]
     assert len(failures) == Background.QUEUED_THREADS + 1
+
+
+def test_queued_work_waits_for_the_requests_in_flight_and_immediate_work_does_not() -> None:
+    background = Background()
+    background.YIELD_LIMIT_S = WAIT
+    queued, immediate = threading.Event(), threading.Event()
+    with background.serving():
+        background.queue(queued.set, name="vote")
+        background.run(immediate.set, name="views-update")
+        assert immediate.wait(WAIT), "a modal update waited for the requests in flight"
+        assert not queued.wait(0.3), "queued work ran while a request was being answered"
+        assert background.pending == 1
+    assert queued.wait(WAIT), "queued work did not start once no request was in flight"
+    assert background.drain(WAIT)
+    assert background.pending == 0
+
+
+def test_queued_work_runs_anyway_once_it_waited_the_limit() -> None:
+    background = Background()
+    background.YIELD_LIMIT_S = 0.2
+    ran = threading.Event()
+    with background.serving():  # requests never stop: the limit bounds the wait
+        background.queue(ran.set, name="vote")
+        assert ran.wait(WAIT)
+
+
+def test_a_failure_is_handed_to_the_callback_with_the_logged_reference(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    background = Background()
+    told: list[str] = []
+
+    def broken() -> None:
+        raise RuntimeError("boom")
+
+    with caplog.at_level(logging.ERROR):
+        background.queue(broken, name="vote", failed=told.append)
+        background.run(broken, name="modal", failed=told.append)
+        assert background.drain(WAIT)
+    assert len(told) == 2 and all(len(ref) == 8 for ref in told)
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert all(f"ref={ref}" in logged for ref in told)

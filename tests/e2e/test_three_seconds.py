@@ -24,7 +24,7 @@ FAST_ACK_S = 1.0
 
 @pytest.fixture
 def production_bot(db: Database, slack: SlackStandIn, cloud: CloudSimulator) -> Iterator[BotUnderTest]:
-    """Acks go out as soon as `ack()` runs (process_before_response off, as `smc-bot serve` runs)."""
+    """The bot as `smc-bot serve` runs it: listeners ack and leave the rest to after-ack work."""
     cloud.set_time_scale(0)
     clock = ShiftClock()
     with running_bot(db, slack, cloud, clock=clock) as running:

@@ -28,6 +28,6 @@ def bot(
     `services.background` (the listeners themselves only ack and hand over).
     """
     cloud.set_time_scale(0)
-    with running_bot(db, slack, cloud, clock=clock, process_before_response=True) as running:
+    with running_bot(db, slack, cloud, clock=clock) as running:
         configure_channel(running)
         yield running

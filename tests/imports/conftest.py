@@ -193,5 +193,5 @@ def imports(
 ) -> Iterator[Imports]:
     """The bot on SQLite with a frozen cloud clock: only `Imports.advance` moves time, for both sides."""
     cloud.set_time_scale(0)
-    with running_bot(db, slack, cloud, clock=clock, process_before_response=True) as running:
+    with running_bot(db, slack, cloud, clock=clock) as running:
         yield Imports(running, clock)
