@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from slack_bolt import App, BoltRequest, BoltResponse
@@ -27,6 +28,8 @@ MAX_BODY_BYTES = 1_000_000
 HealthCheck = Callable[[], tuple[bool, Mapping[str, Any]]]
 MetricsExporter = Callable[[], tuple[bytes, str]]
 AckObserver = Callable[[str, float, int], None]
+Serving = Callable[[], AbstractContextManager[None]]
+"""Held while one Slack request is being answered (after-ack work yields to it)."""
 
 
 def _kind(body: str) -> str:
@@ -105,10 +108,15 @@ def create_http_app(
     health: HealthCheck | None = None,
     metrics: MetricsExporter | None = None,
     observe_ack: AckObserver | None = None,
+    serving: Serving | None = None,
 ) -> Starlette:
     verifier = SignatureVerifier(signing_secret)
 
     async def slack_events(request: Request) -> Response:
+        with serving() if serving is not None else nullcontext():
+            return await answer(request)
+
+    async def answer(request: Request) -> Response:
         started = time.perf_counter()
         raw = await request.body()
         if len(raw) > MAX_BODY_BYTES:

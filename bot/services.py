@@ -88,8 +88,9 @@ class Background:
                 if not self._serving:
                     self._quiet.notify_all()
 
-    def _after_requests(self, queued_at: float) -> None:
-        deadline = queued_at + self.YIELD_LIMIT_S
+    def yield_to_requests(self, since: float | None = None) -> None:
+        """Wait until no Slack request is in flight, at most `YIELD_LIMIT_S` after `since` (default: now)."""
+        deadline = (time.monotonic() if since is None else since) + self.YIELD_LIMIT_S
         with self._quiet:
             while self._serving:
                 remaining = deadline - time.monotonic()
@@ -112,7 +113,7 @@ class Background:
         queued_at = time.monotonic()
 
         def polite() -> None:
-            self._after_requests(queued_at)
+            self.yield_to_requests(queued_at)
             work()
 
         self._queue.submit(self._tracked(polite, name, failed))
@@ -203,7 +204,7 @@ class Services:
 
     def __post_init__(self) -> None:
         self.audit = AuditService(self.db, clock=self._now, kick=self._wake)
-        self.command_log = CommandLog(self.db, clock=self._now)
+        self.command_log = CommandLog(self.db, clock=self._now, yield_to=self.background.yield_to_requests)
         self.channel_config = ConfigService(
             self.db, self._directory, audit=self.audit, clock=self._now, kick=self._wake
         )

@@ -147,6 +147,7 @@ def slack_http_app(bot: Bot, signing_secret: str) -> Starlette:
         health=bot.health.check,
         metrics=bot.metrics.export,
         observe_ack=bot.metrics.observe_ack,
+        serving=bot.services.background.serving,
     )
 
 

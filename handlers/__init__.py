@@ -33,11 +33,13 @@ def register(app: App) -> None:
         Subcommand.CONFIG: config.handle_config,
         Subcommand.AUDIT: audit.handle_audit,
     }
+    # Bolt tries the listeners' matchers in this order until one matches (every id is exact, so the order
+    # changes nothing else): the requests that come in bursts first (votes, job buttons, the wizard).
     commands.register(app, routes)
+    approval.register(app)
+    migrate.register(app)
+    jobs.register(app)
     imports.register(app)
     import_actions.register(app)
-    migrate.register(app)
-    approval.register(app)
     config.register(app)
-    jobs.register(app)
     home.register(app)

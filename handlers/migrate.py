@@ -201,10 +201,15 @@ def _answer(lookup: Lookup[Any], build: Callable[[Any], list[Option]]) -> list[O
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a submission leads to: a view to show, or field errors on the current view."""
+    """What a submission leads to: a view to show, or field errors on the current view. The view is
+    rendered only when asked for: field errors answer the ack without it (Slack keeps the page)."""
 
-    view: View
+    render: Callable[[], View]
     errors: dict[str, str] | None = None
+
+    @property
+    def view(self) -> View:
+        return self.render()
 
 
 @dataclass(frozen=True)
@@ -345,16 +350,16 @@ class Wizard:
         shown, rest = current.route(errors)
         if shown:
             mine = [e for e in errors if e.key in current.routes]
-            return Outcome(view=self.view(state, fallback, errors=mine), errors=shown)
+            return Outcome(functools.partial(self.view, state, fallback, errors=mine), errors=shown)
         for earlier in modal.pages_before(state):
             mine = [e for e in rest if e.key in self.routes(earlier).routes]
             if mine:
-                return Outcome(view=self.view(earlier, fallback, errors=mine))
+                return Outcome(functools.partial(self.view, earlier, fallback, errors=mine))
         following = modal.next_page(state)
         if following is not None:
-            return Outcome(view=self.view(following, fallback))
+            return Outcome(functools.partial(self.view, following, fallback))
         if rest:
-            return Outcome(view=self.view(state, fallback, errors=rest))
+            return Outcome(functools.partial(self.view, state, fallback, errors=rest))
         return self._finish(state, ctx, fallback)
 
     def _finish(
@@ -373,13 +378,13 @@ class Wizard:
                     channel_id=state.channel_id,
                 )
         except InvalidParams as invalid:
-            return Outcome(view=self.view(state, fallback, errors=invalid.errors))
+            return Outcome(functools.partial(self.view, state, fallback, errors=invalid.errors))
         except DomainError as refused:
-            return Outcome(view=self.view(state, fallback, notice=refused.message))
+            return Outcome(functools.partial(self.view, state, fallback, notice=refused.message))
         view = modal.submitted_view(
             request.id, STATE_WORDS[request.state], request.channel_id, request.params.digest()
         )
-        return Outcome(view=view)
+        return Outcome(lambda: view)
 
     # -- rendering --------------------------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 One INSERT and COMMIT per command cost more CPU than answering the command itself (bench/ack_latency.py),
 and under load that work competes with the acks of the requests behind it. Queued invocations are written
-every `interval` and on stop; a crash loses at most that window of command records (decisions, votes and
+every `interval` and on stop, each batch once the Slack requests in flight are answered (`yield_to`, at
+most 2 s in `smc-bot serve`); a crash loses at most that window of command records (decisions, votes and
 state changes are audited in their own transactions, never through this log). Not started (tests, tools),
 `record` writes at once.
 """
@@ -35,8 +36,10 @@ class CommandLog:
         *,
         clock: Callable[[], datetime],
         interval: timedelta = timedelta(milliseconds=200),
+        yield_to: Callable[[], None] = lambda: None,
     ) -> None:
         self._db = db
+        self._yield_to = yield_to
         self._clock = clock
         self._interval = interval.total_seconds()
         self._pending: list[AuditEvent] = []
@@ -86,6 +89,7 @@ class CommandLog:
 
         def loop() -> None:
             while not self._stop.wait(self._interval):
+                self._yield_to()
                 self._flush_logged()
 
         thread = threading.Thread(target=loop, name="command-audit", daemon=True)
