@@ -5,7 +5,8 @@
 Four processes besides this one: the Slack stand-in and the sandbox cloud (`world`), `smc-bot serve` in HTTP
 mode (real uvicorn, our Starlette app, the whole bot with delivery, worker and poller running, SQLite by
 default), a bare Bolt app whose listeners only call `ack()` behind the same Starlette app and uvicorn
-(`--bare-port`), and the load generator (a small asyncio client, one keep-alive connection per client).
+(`--bare-port`, with the process tuning the bot has), and the load generator (a small asyncio client,
+one keep-alive connection per client).
 
 The request kinds are real Slack bodies recorded from the stand-in's driver while it walked the bot through
 the wizard, then re-signed with a fresh timestamp for every send:
@@ -168,14 +169,18 @@ def _world(conn: Connection) -> None:
 
 def serve_bare(port: int) -> None:
     """A Bolt app that only acks, behind our Starlette app (`bot.http`) and uvicorn configured as
-    `bot.transport.http_server` configures it; it does not import the bot, so its heap stays a bare app's."""
+    `bot.transport.http_server` configures it, with the process tuning `smc-bot serve` has (the start-up
+    heap frozen, the garbage collector run between requests); it does not import the bot, so its heap
+    stays a bare app's."""
     import gc
 
     import uvicorn
     from slack_bolt import Ack, App
     from slack_sdk import WebClient
 
+    from bot.collector import IdleCollector
     from bot.http import create_http_app
+    from bot.inflight import InFlight
 
     secret = os.environ["SLACK_SIGNING_SECRET"]
     # The same Web API as the bot: Bolt's authorization middleware asks auth.test once and caches it.
@@ -193,8 +198,9 @@ def serve_bare(port: int) -> None:
     app.command("/smc")(only_ack)
     app.action(re.compile(".*"))(only_ack)
     app.view(re.compile(".*"))(only_ack)
+    in_flight = InFlight()
     config = uvicorn.Config(
-        create_http_app(app, signing_secret=secret),
+        create_http_app(app, signing_secret=secret, serving=in_flight.serving),
         host="127.0.0.1",
         port=port,
         lifespan="off",
@@ -205,6 +211,7 @@ def serve_bare(port: int) -> None:
     server = uvicorn.Server(config)
     gc.collect()
     gc.freeze()  # as `smc-bot serve` does: neither side pays full collections of its start-up objects
+    IdleCollector(in_flight.yield_to_requests).start()
     server.run()
 
 

@@ -422,6 +422,8 @@ def main() -> None:
     runtime.delivery.start(idle_seconds=0.2)
     # As `smc-bot serve` does once it is built (bot/transport.py): what lives as long as the process is
     # moved out of the collector's sight, so a full collection does not walk it during every tick.
+    # Collection itself stays automatic here, unlike serve's `IdleCollector`, which would run it on its
+    # own thread: the collector's work on the tick's garbage counts in the tick's CPU.
     gc.collect()
     gc.freeze()
     collections = _GcTimer()

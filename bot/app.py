@@ -41,7 +41,7 @@ def create_app(
     @app.middleware
     def inject_services(context: BoltContext, next: Any) -> None:
         context["services"] = services
-        with services.background.serving():
+        with services.background.in_flight.serving():
             next()
 
     @app.error

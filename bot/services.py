@@ -8,9 +8,8 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -34,6 +33,7 @@ from bot.domain.source_catalog import SourceCatalog
 from bot.domain.templates import TemplateService
 from bot.domain.verify import VerifyService
 from bot.import_script import InstallScripts
+from bot.inflight import InFlight
 from bot.slack_views import ViewUpdates
 from storage.db import Database
 from storage.types import utcnow
@@ -54,49 +54,24 @@ class Background:
     Two lanes. `run` starts a thread at once: for work that must reach Slack within seconds (a
     `trigger_id` lives 3 s; a modal waits for its `views.update`). `queue` hands work whose answer may
     wait a moment (a vote, a command's ephemeral answer, a job button's outcome) to `QUEUED_THREADS`
-    threads, and each queued task first lets the Slack requests in flight be answered (`serving`), for at
-    most `YIELD_LIMIT_S` after it was queued: one interpreter runs both, Slack gives an ack 3 s and then
-    shows the user an error, an answer has no such limit. Under a burst of clicks the acks go first and
-    the answers follow within a few seconds; when nothing is in flight, queued work starts at once.
+    threads, and each queued task first lets the Slack requests in flight be answered (`bot.inflight`,
+    at most 2 s after it was queued). Under a burst of clicks the acks go first and the answers follow
+    within a few seconds; when nothing is in flight, queued work starts at once.
     """
 
     QUEUED_THREADS = 4
-    YIELD_LIMIT_S = 2.0
 
-    def __init__(self) -> None:
+    def __init__(self, in_flight: InFlight | None = None) -> None:
+        self.in_flight = in_flight or InFlight()
+        """The Slack requests being answered; queued work yields to them."""
         self._idle = threading.Condition()
         self._running = 0
-        self._quiet = threading.Condition()
-        self._serving = 0
         self._queue = ThreadPoolExecutor(self.QUEUED_THREADS, thread_name_prefix="after-ack")
 
     @property
     def pending(self) -> int:
         """Tasks queued or running in either lane."""
         return self._running
-
-    @contextmanager
-    def serving(self) -> Iterator[None]:
-        """Around answering one Slack request: queued work waits while any request is in flight."""
-        with self._quiet:
-            self._serving += 1
-        try:
-            yield
-        finally:
-            with self._quiet:
-                self._serving -= 1
-                if not self._serving:
-                    self._quiet.notify_all()
-
-    def yield_to_requests(self, since: float | None = None) -> None:
-        """Wait until no Slack request is in flight, at most `YIELD_LIMIT_S` after `since` (default: now)."""
-        deadline = (time.monotonic() if since is None else since) + self.YIELD_LIMIT_S
-        with self._quiet:
-            while self._serving:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return
-                self._quiet.wait(remaining)
 
     def run(
         self, work: Callable[[], object], *, name: str = "after-ack", failed: Failed | None = None
@@ -108,12 +83,12 @@ class Background:
     def queue(
         self, work: Callable[[], object], *, name: str = "after-ack", failed: Failed | None = None
     ) -> None:
-        """Run `work` on the next free queued thread once no request is in flight (or `YIELD_LIMIT_S` after
-        now); a failure is handled as in `run`."""
+        """Run `work` on the next free queued thread once no request is in flight (`in_flight`, which waits a
+        bounded time); a failure is handled as in `run`."""
         queued_at = time.monotonic()
 
         def polite() -> None:
-            self.yield_to_requests(queued_at)
+            self.in_flight.yield_to_requests(queued_at)
             work()
 
         self._queue.submit(self._tracked(polite, name, failed))
@@ -204,7 +179,9 @@ class Services:
 
     def __post_init__(self) -> None:
         self.audit = AuditService(self.db, clock=self._now, kick=self._wake)
-        self.command_log = CommandLog(self.db, clock=self._now, yield_to=self.background.yield_to_requests)
+        self.command_log = CommandLog(
+            self.db, clock=self._now, yield_to=self.background.in_flight.yield_to_requests
+        )
         self.channel_config = ConfigService(
             self.db, self._directory, audit=self.audit, clock=self._now, kick=self._wake
         )

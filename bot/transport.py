@@ -31,6 +31,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.app import create_app
+from bot.collector import IdleCollector
 from bot.config import ConfigError, Settings
 from bot.health import Health
 from bot.http import HealthCheck, MetricsExporter, create_http_app
@@ -147,7 +148,7 @@ def slack_http_app(bot: Bot, signing_secret: str) -> Starlette:
         health=bot.health.check,
         metrics=bot.metrics.export,
         observe_ack=bot.metrics.observe_ack,
-        serving=bot.services.background.serving,
+        serving=bot.services.background.in_flight.serving,
     )
 
 
@@ -225,9 +226,11 @@ def serve(settings: Settings) -> int:
     # showed as the p99 of acks in bench/ack_latency.py).
     gc.collect()
     gc.freeze()
+    collector = IdleCollector(bot.services.background.in_flight.yield_to_requests)
 
     try:
         with _stop_signals(stop_serving):
+            collector.start()
             bot.runtime.start()
             try:
                 if settings.socket_mode:
@@ -243,6 +246,7 @@ def serve(settings: Settings) -> int:
                     server.run()
             finally:
                 shut_down(bot)
+                collector.stop()
     finally:
         db.dispose()
     log.info("stopped")

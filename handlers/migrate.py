@@ -57,10 +57,10 @@ TOO_LARGE = (
 
 def register(app: App) -> None:
     """The wizard's action, options and submission listeners (the `migrate` route is `open_migrate_modal`)."""
+    app.view(CallbackId.MIGRATE)(on_submit)
     app.action(ActionId.MIGRATE_FIELD)(on_field_change)
     app.action(ActionId.MIGRATE_BACK)(on_back)
     app.options(ActionId.MIGRATE_FIELD)(on_options)
-    app.view(CallbackId.MIGRATE)(on_submit)
 
 
 # ---- listeners -----------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import threading
 
 import pytest
 
+from bot.inflight import InFlight
 from bot.services import Background
 
 WAIT = 10.0
@@ -77,10 +78,9 @@ def test_a_failing_task_is_logged_and_does_not_stop_the_lane(caplog: pytest.LogC
 
 
 def test_queued_work_waits_for_the_requests_in_flight_and_immediate_work_does_not() -> None:
-    background = Background()
-    background.YIELD_LIMIT_S = WAIT
+    background = Background(InFlight(limit_s=WAIT))
     queued, immediate = threading.Event(), threading.Event()
-    with background.serving():
+    with background.in_flight.serving():
         background.queue(queued.set, name="vote")
         background.run(immediate.set, name="views-update")
         assert immediate.wait(WAIT), "a modal update waited for the requests in flight"
@@ -92,10 +92,9 @@ def test_queued_work_waits_for_the_requests_in_flight_and_immediate_work_does_no
 
 
 def test_queued_work_runs_anyway_once_it_waited_the_limit() -> None:
-    background = Background()
-    background.YIELD_LIMIT_S = 0.2
+    background = Background(InFlight(limit_s=0.2))
     ran = threading.Event()
-    with background.serving():  # requests never stop: the limit bounds the wait
+    with background.in_flight.serving():  # requests never stop: the limit bounds the wait
         background.queue(ran.set, name="vote")
         assert ran.wait(WAIT)
 
