@@ -347,12 +347,12 @@ class Wizard:
         """
         errors = [*form_errors, *validate(state.draft, ctx)]
         current = self.routes(state)
-        shown, rest = current.route(errors)
+        shown, rest = modal.route(current, errors)
         if shown:
-            mine = [e for e in errors if e.key in current.routes]
+            mine = [e for e in errors if e.key in current]
             return Outcome(functools.partial(self.view, state, fallback, errors=mine), errors=shown)
         for earlier in modal.pages_before(state):
-            mine = [e for e in rest if e.key in self.routes(earlier).routes]
+            mine = [e for e in rest if e.key in self.routes(earlier)]
             if mine:
                 return Outcome(functools.partial(self.view, earlier, fallback, errors=mine))
         following = modal.next_page(state)
@@ -394,9 +394,9 @@ class Wizard:
         """A page to show; raises forms.MetadataTooLarge when its state cannot be carried (see `view`)."""
         return modal.wizard_view(state, self.facts(state), errors=errors, notice=notice)
 
-    def routes(self, state: forms.WizardState) -> modal.Rendered:
-        """A page rendered only to learn which block carries which field (its state is not encoded)."""
-        return modal.wizard_view(state, self.facts(state), carry=False)
+    def routes(self, state: forms.WizardState) -> dict[str, str]:
+        """Which block carries which field on a page (where its errors go)."""
+        return modal.page_routes(state, self.facts(state))
 
     def view(
         self,

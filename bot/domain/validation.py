@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 import re
@@ -45,6 +46,9 @@ SOURCE_IN_USE = "InUse"
 """SMC's source `State` while the source has an unfinished job."""
 
 _LETTER = "A-Za-z\u4e00-\u9fa5"
+_FIRST_CHAR = re.compile(f"[{_LETTER}]")
+
+
 _SOURCE_ID = re.compile(r"s-[A-Za-z0-9]+")
 _INSTANCE_ID = re.compile(r"i-[A-Za-z0-9]+")
 _INSTANCE_TYPE = re.compile(r"ecs\.[A-Za-z0-9][A-Za-z0-9.\-]*")
@@ -504,6 +508,12 @@ def _tag_rules(params: MigrationParams) -> list[FieldError]:
     return errors
 
 
+@functools.cache
+def _name_char(extra_chars: str) -> re.Pattern[str]:
+    """One character a name may hold (checked per character, to say which ones are not allowed)."""
+    return re.compile(f"[{_LETTER}0-9{re.escape(extra_chars)}]")
+
+
 def name_problem(value: str, *, extra_chars: str) -> str | None:
     """SMC's name rule (2 to 128 chars, starts with a letter, letters/digits/`extra_chars`), in words."""
     allowed = ", ".join(f"'{c}'" for c in extra_chars)
@@ -514,9 +524,10 @@ def name_problem(value: str, *, extra_chars: str) -> str | None:
         return f"is {len(value)} characters long: {rule}"
     if value.lower().startswith(("http://", "https://")):
         return f"{value} starts with http:// or https://: {rule}"
-    if not re.fullmatch(f"[{_LETTER}]", value[0]):
+    if not _FIRST_CHAR.fullmatch(value[0]):
         return f"{value} starts with {value[0]!r}: {rule}"
-    bad = sorted({c for c in value if not re.fullmatch(f"[{_LETTER}0-9{re.escape(extra_chars)}]", c)})
+    allowed_char = _name_char(extra_chars)
+    bad = sorted({c for c in value if not allowed_char.fullmatch(c)})
     if bad:
         shown = " ".join("space" if c == " " else repr(c) for c in bad)
         return f"{value} contains {shown}: {rule}"

@@ -122,15 +122,20 @@ class Rendered:
 
     def route(self, errors: Iterable[FieldError]) -> tuple[dict[str, str], list[FieldError]]:
         """`{block_id: message}` for the errors this view can show, and the errors it cannot."""
-        shown: dict[str, list[str]] = {}
-        rest: list[FieldError] = []
-        for error in errors:
-            block = self.routes.get(error.key)
-            if block is None:
-                rest.append(error)
-            elif error.message not in shown.setdefault(block, []):
-                shown[block].append(error.message)
-        return {block: " ".join(messages) for block, messages in shown.items()}, rest
+        return route(self.routes, errors)
+
+
+def route(routes: Mapping[str, str], errors: Iterable[FieldError]) -> tuple[dict[str, str], list[FieldError]]:
+    """`{block_id: message}` for the errors a page with these routes can show, and the errors it cannot."""
+    shown: dict[str, list[str]] = {}
+    rest: list[FieldError] = []
+    for error in errors:
+        block = routes.get(error.key)
+        if block is None:
+            rest.append(error)
+        elif error.message not in shown.setdefault(block, []):
+            shown[block].append(error.message)
+    return {block: " ".join(messages) for block, messages in shown.items()}, rest
 
 
 # ---- navigation ----------------------------------------------------------------------------------
@@ -253,21 +258,29 @@ def wizard_view(
     *,
     errors: Sequence[FieldError] = (),
     notice: str | None = None,
-    carry: bool = True,
 ) -> Rendered:
     """One page of the wizard with the draft's values; `errors` are shown inline (after a views.update).
 
-    `carry=False` leaves the state out of `private_metadata`: for a page rendered only to learn its routes.
-    Otherwise raises `forms.MetadataTooLarge` when the state does not fit.
+    Raises `forms.MetadataTooLarge` when the state does not fit in `private_metadata`.
     """
-    builder = _Builder(state, facts, carry=carry)
+    return _built(state, facts).finish(errors, notice)
+
+
+def page_routes(state: forms.WizardState, facts: ModalFacts) -> dict[str, str]:
+    """Which block carries which field key on this page: its blocks without the view around them (a
+    submission's field errors are answered in the ack without a view)."""
+    return _built(state, facts).routes
+
+
+def _built(state: forms.WizardState, facts: ModalFacts) -> _Builder:
+    builder = _Builder(state, facts)
     {
         Step.TARGET: builder.target_step,
         Step.DISKS: builder.disks_step,
         Step.PARTITIONS: builder.partitions_step,
         Step.DETAILS: builder.details_step,
     }[state.step]()
-    return builder.finish(errors, notice)
+    return builder
 
 
 # ---- option lists (answers to options requests) ------------------------------------------------
@@ -358,8 +371,7 @@ def instance_type_options(kinds: Iterable[InstanceType], query: str) -> list[Opt
 class _Builder:
     """Collects the blocks of one page and which block carries which field key."""
 
-    def __init__(self, state: forms.WizardState, facts: ModalFacts, *, carry: bool) -> None:
-        self.carry = carry
+    def __init__(self, state: forms.WizardState, facts: ModalFacts) -> None:
         self.state = state
         self.draft = state.draft
         self.facts = facts
@@ -995,7 +1007,7 @@ class _Builder:
             title=title_text,
             submit=("Submit request" if state.request_id is None else "Save changes") if last else "Next",
             close="Cancel",
-            private_metadata=forms.encode_state(state) if self.carry else None,
+            private_metadata=forms.encode_state(state),
             blocks=header + body,
         )
         return Rendered(view, dict(self.routes))
