@@ -13,7 +13,7 @@ from slack_sdk import WebClient
 
 import handlers
 from bot.services import Services
-from handlers.after_ack import failure_text, tell_failure
+from handlers.after_ack import failure_modal, failure_text, tell_failure
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,12 @@ def create_app(
         if given is not None:
             return given  # Slack still gets what the listener acked before it failed
         # Not acknowledged: answer 200 so Slack shows no generic failure on top of ours.
+        if body.get("type") == "view_submission":
+            return BoltResponse(
+                status=200,
+                body=json.dumps({"response_action": "update", "view": failure_modal(ref)}),
+                headers={"content-type": "application/json"},
+            )
         if "command" in body:
             return BoltResponse(
                 status=200,

@@ -47,6 +47,16 @@ def failure_text(ref: str, *, acked: bool) -> str:
     )
 
 
+def failure_modal(ref: str) -> dict[str, Any]:
+    """What a modal shows when its submission failed before the ack (a submission names no channel)."""
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": "smc-bot"},
+        "close": {"type": "plain_text", "text": "Close"},
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": failure_text(ref, acked=False)}}],
+    }
+
+
 def tell_failure(client: WebClient, body: dict[str, Any], ref: str, *, acked: bool) -> None:
     """An ephemeral to whoever clicked or typed, in the channel they did it in (if the body names both)."""
     user, channel = user_and_channel(body)

@@ -44,6 +44,15 @@ def _channel(body: Json) -> str | None:
     return channel if isinstance(channel, str) and channel else None
 
 
+def _clicked(body: Json, action: Json, what: str) -> tuple[str, RoundRef] | None:
+    """The voter (from the signed payload) and the round the button names; None (logged) if either lacks."""
+    voter, ref = _user(body), RoundRef.decode(str(action.get("value") or ""))
+    if voter is None or ref is None:
+        log.warning("%s click without a voter or a round reference", what)
+        return None
+    return voter, ref
+
+
 def _tell(client: WebClient, body: Json, user: str, result: VoteResult) -> None:
     """Only when the engine could not queue the reply itself (an unknown request has no channel)."""
     channel = _channel(body)
@@ -61,10 +70,10 @@ def on_approve(
     """The vote is recorded after the ack, in the queued lane: its card edit and replies go through the
     outbox anyway, and a burst of clicks must not slow the acks of the requests behind it."""
     ack()
-    voter, ref = _user(body), RoundRef.decode(str(action.get("value") or ""))
-    if voter is None or ref is None:
-        log.warning("approve click without a voter or a round reference")
+    clicked = _clicked(body, action, "approve")
+    if clicked is None:
         return
+    voter, ref = clicked
 
     def work() -> None:
         result = services.approvals.vote(
@@ -85,10 +94,10 @@ def on_reject(
 ) -> None:
     """A refusal is answered at once; an eligible approver gets the reason modal (trigger_id lives 3 s)."""
     ack()
-    voter, ref = _user(body), RoundRef.decode(str(action.get("value") or ""))
-    if voter is None or ref is None:
-        log.warning("reject click without a voter or a round reference")
+    clicked = _clicked(body, action, "reject")
+    if clicked is None:
         return
+    voter, ref = clicked
 
     def work() -> None:
         check = services.approvals.check_voter(
