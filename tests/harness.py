@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -9,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -34,6 +36,24 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def process_env(tmp_path: Path, **values: str) -> dict[str, str]:
+    """The environment of an `smc-bot` OS process: only PATH and HOME from this one, then `values`."""
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), **values}
+
+
+def sandbox_env(slack: SlackStandIn, cloud: CloudSimulator, database_url: str) -> dict[str, str]:
+    """Variables that point an `smc-bot` process at the Slack stand-in, the sandbox cloud and a database."""
+    return {
+        "SLACK_BOT_TOKEN": slack.bot_token,
+        "SLACK_SIGNING_SECRET": slack.signing_secret,
+        "SLACK_API_URL": slack.api_url,
+        "DATABASE_URL": database_url,
+        "SMC_BOT_CLOUD_ENDPOINT": cloud.url,
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": DEST_ACCESS_KEY_ID,
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": DEST_ACCESS_KEY_SECRET,
+    }
 
 
 def settings_for(db: Database, slack: SlackStandIn, cloud: CloudSimulator | None, **extra: Any) -> Settings:

@@ -3,7 +3,6 @@ cloud and the Slack stand-in; never a secret, never a traceback, exit 0 only whe
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ from sandbox.cloud import CloudSimulator
 from sandbox.slack import SlackStandIn
 from sandbox.slack.webapi import DEFAULT_SCOPES
 from storage.db import Database
-from tests.harness import DEST_ACCESS_KEY_ID, DEST_ACCESS_KEY_SECRET, settings_for
+from tests.harness import DEST_ACCESS_KEY_SECRET, process_env, sandbox_env, settings_for
 
 ROOT = Path(__file__).resolve().parents[1]
 WRONG_SECRET = "not-the-secret-of-this-key-0123456789"
@@ -50,17 +49,7 @@ def test_everything_ok_against_the_sandbox_exits_0(
     tmp_path: Path, db: Database, slack: SlackStandIn, cloud: CloudSimulator
 ) -> None:
     """The real command line, as a user runs it."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path),
-        "SLACK_BOT_TOKEN": slack.bot_token,
-        "SLACK_SIGNING_SECRET": slack.signing_secret,
-        "SLACK_API_URL": slack.api_url,
-        "DATABASE_URL": db.url,
-        "SMC_BOT_CLOUD_ENDPOINT": cloud.url,
-        "ALIBABA_CLOUD_ACCESS_KEY_ID": DEST_ACCESS_KEY_ID,
-        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": DEST_ACCESS_KEY_SECRET,
-    }
+    env = process_env(tmp_path, **sandbox_env(slack, cloud, db.url))
     result = subprocess.run(  # noqa: PLW1510 - our own CLI; the exit code is what is inspected
         [sys.executable, "-m", "bot", "check"], cwd=tmp_path, env=env, capture_output=True, text=True
     )

@@ -5,7 +5,6 @@ reads beside writers)."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -34,11 +33,11 @@ from storage.db import Database
 from storage.enums import ExecutionMethod, JobStatus, RequestState, TargetType
 from storage.models import AuditEvent, MigrationRequest, SmcJob
 from tests.harness import (
-    DEST_ACCESS_KEY_ID,
-    DEST_ACCESS_KEY_SECRET,
     BotUnderTest,
     free_port,
+    process_env,
     running_bot,
+    sandbox_env,
     serve_http,
 )
 
@@ -164,18 +163,7 @@ def test_sigterm_gives_the_pollers_job_leases_back_and_exits_0(
     tmp_path: Path, db: Database, slack: SlackStandIn, cloud: CloudSimulator
 ) -> None:
     port = free_port()
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path),
-        "SLACK_BOT_TOKEN": slack.bot_token,
-        "SLACK_SIGNING_SECRET": slack.signing_secret,
-        "SLACK_API_URL": slack.api_url,
-        "DATABASE_URL": db.url,
-        "PORT": str(port),
-        "SMC_BOT_CLOUD_ENDPOINT": cloud.url,
-        "ALIBABA_CLOUD_ACCESS_KEY_ID": DEST_ACCESS_KEY_ID,
-        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": DEST_ACCESS_KEY_SECRET,
-    }
+    env = process_env(tmp_path, **sandbox_env(slack, cloud, db.url), PORT=str(port))
     log_path = tmp_path / "serve.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(

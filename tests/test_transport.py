@@ -33,7 +33,13 @@ from sandbox.cloud import CloudSimulator
 from sandbox.slack import MIGRATIONS_CHANNEL, REQUESTER, SlackDriver, SlackStandIn
 from storage.db import Database, DatabaseError, SchemaState
 from tests.conftest import PG_ENV
-from tests.harness import DEST_ACCESS_KEY_ID, DEST_ACCESS_KEY_SECRET, free_port, settings_for
+from tests.harness import (
+    DEST_ACCESS_KEY_SECRET,
+    free_port,
+    process_env,
+    sandbox_env,
+    settings_for,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 APP_TOKEN = "xapp-1-A0SANDBOX-0000-sandbox-app-token"
@@ -143,10 +149,6 @@ def endpoint() -> Iterator[SocketModeEndpoint]:
     running.stop()
 
 
-def _env(tmp_path: Path, **values: str) -> dict[str, str]:
-    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), **values}
-
-
 def _start(tmp_path: Path, env: dict[str, str]) -> subprocess.Popen[str]:
     with (tmp_path / "serve.log").open("w") as log:
         return subprocess.Popen(
@@ -182,17 +184,7 @@ def test_http_mode_serves_health_and_signed_commands_and_stops_on_sigterm(
 ) -> None:
     port = free_port()
     database = tmp_path / "data" / "smc-bot.db"
-    env = _env(
-        tmp_path,
-        SLACK_BOT_TOKEN=slack.bot_token,
-        SLACK_SIGNING_SECRET=slack.signing_secret,
-        SLACK_API_URL=slack.api_url,
-        DATABASE_URL=f"sqlite:///{database}",
-        PORT=str(port),
-        SMC_BOT_CLOUD_ENDPOINT=cloud.url,
-        ALIBABA_CLOUD_ACCESS_KEY_ID=DEST_ACCESS_KEY_ID,
-        ALIBABA_CLOUD_ACCESS_KEY_SECRET=DEST_ACCESS_KEY_SECRET,
-    )
+    env = process_env(tmp_path, **sandbox_env(slack, cloud, f"sqlite:///{database}"), PORT=str(port))
     process = _start(tmp_path, env)
     try:
         health = _wait_healthy(process, f"http://127.0.0.1:{port}/healthz")
@@ -216,7 +208,7 @@ def test_socket_mode_serve_answers_commands_over_the_websocket_and_health_on_por
     tmp_path: Path, endpoint: SocketModeEndpoint
 ) -> None:
     port = free_port()
-    env = _env(
+    env = process_env(
         tmp_path,
         SLACK_BOT_TOKEN="xoxb-0000000000-sandbox-bot-token",
         SLACK_APP_TOKEN=APP_TOKEN,
@@ -264,7 +256,7 @@ def test_http_mode_refuses_to_start_without_the_signing_secret(tmp_path: Path) -
     result = subprocess.run(  # noqa: PLW1510 - our own CLI; the exit code is what is inspected
         [sys.executable, "-m", "bot", "serve"],
         cwd=tmp_path,
-        env=_env(tmp_path, SLACK_BOT_TOKEN="xoxb-0000000000-sandbox-bot-token"),
+        env=process_env(tmp_path, SLACK_BOT_TOKEN="xoxb-0000000000-sandbox-bot-token"),
         capture_output=True,
         text=True,
     )

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -32,7 +31,13 @@ from storage.db import Database
 from storage.enums import AuditOutcome, RequestState
 from tests.approval.conftest import add_request, ask, audit, card, configure, intents, request, votes
 from tests.execution.helpers import WEB_SOURCE, web_params
-from tests.harness import DEST_ACCESS_KEY_ID, DEST_ACCESS_KEY_SECRET, BotUnderTest, free_port, running_bot
+from tests.harness import (
+    BotUnderTest,
+    free_port,
+    process_env,
+    running_bot,
+    sandbox_env,
+)
 
 EXTRA_APPROVERS = ("U0APPROVER3", "U0APPROVER4", "U0APPROVER5")
 
@@ -167,12 +172,7 @@ def serve_process(tmp_path: Path, name: str, env: dict[str, str]) -> Iterator[st
         process = subprocess.Popen(
             [sys.executable, "-m", "bot", "serve"],
             cwd=tmp_path,
-            env={
-                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                "HOME": str(tmp_path),
-                **env,
-                "PORT": str(port),
-            },
+            env=process_env(tmp_path, **env, PORT=str(port)),
             stdout=log,
             stderr=subprocess.STDOUT,
             text=True,
@@ -236,15 +236,7 @@ def test_two_serve_processes_receiving_the_same_signed_click_at_once_start_one_j
     body = click.request_body
     # Signed once and delivered to both processes, as if the load balancer had duplicated it.
     headers = SlackDriver(slack, capture_url).signed_headers(body)
-    env = {
-        "SLACK_BOT_TOKEN": slack.bot_token,
-        "SLACK_SIGNING_SECRET": slack.signing_secret,
-        "SLACK_API_URL": slack.api_url,
-        "DATABASE_URL": pg_url,
-        "SMC_BOT_CLOUD_ENDPOINT": cloud.url,
-        "ALIBABA_CLOUD_ACCESS_KEY_ID": DEST_ACCESS_KEY_ID,
-        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": DEST_ACCESS_KEY_SECRET,
-    }
+    env = sandbox_env(slack, cloud, pg_url)
 
     with ExitStack() as processes:
         urls = [

@@ -485,14 +485,21 @@ class _RecordingSmc(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def recording_smc() -> Iterator[tuple[str, list[dict[str, str]]]]:
+def recording_smc() -> Iterator[tuple[SmcClient, list[dict[str, str]]]]:
+    """The real SMC client, pointed at a server that keeps the query of every request it gets."""
     received: list[dict[str, str]] = []
     handler = type("Handler", (_RecordingSmc,), {"received": received})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
+    config = Config(
+        access_key_id="AKIDEXAMPLE",
+        access_key_secret="example-secret",
+        endpoint=f"127.0.0.1:{server.server_port}",
+        protocol="http",
+    )
     try:
-        yield f"127.0.0.1:{server.server_port}", received
+        yield SmcClient(config), received
     finally:
         server.shutdown()
         server.server_close()
@@ -500,17 +507,9 @@ def recording_smc() -> Iterator[tuple[str, list[dict[str, str]]]]:
 
 
 def test_the_real_sdk_puts_exactly_the_described_parameters_on_the_wire(
-    recording_smc: tuple[str, list[dict[str, str]]],
+    recording_smc: tuple[SmcClient, list[dict[str, str]]],
 ) -> None:
-    endpoint, received = recording_smc
-    client = SmcClient(
-        Config(
-            access_key_id="AKIDEXAMPLE",
-            access_key_secret="example-secret",
-            endpoint=endpoint,
-            protocol="http",
-        )
-    )
+    client, received = recording_smc
     request = request_of(SCENARIOS["image, everything"])
     response = client.create_replication_job(smc_models.CreateReplicationJobRequest().from_map(request))
     assert response.body.job_id == "j-bp17bclvg344"
@@ -526,17 +525,9 @@ def test_the_real_sdk_puts_exactly_the_described_parameters_on_the_wire(
 
 
 def test_with_lvm_the_real_sdk_puts_only_the_disks_structure_on_the_wire(
-    recording_smc: tuple[str, list[dict[str, str]]],
+    recording_smc: tuple[SmcClient, list[dict[str, str]]],
 ) -> None:
-    endpoint, received = recording_smc
-    client = SmcClient(
-        Config(
-            access_key_id="AKIDEXAMPLE",
-            access_key_secret="example-secret",
-            endpoint=endpoint,
-            protocol="http",
-        )
-    )
+    client, received = recording_smc
     request = request_of(SCENARIOS["image, lvm"])
     client.create_replication_job(smc_models.CreateReplicationJobRequest().from_map(request))
     (sent,) = received
