@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import math
 import zlib
@@ -114,8 +115,13 @@ def encode_state(state: WizardState) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=256)
 def decode_state(text: str) -> WizardState:
-    """Inverse of `encode_state`; ValueError for anything it did not produce."""
+    """Inverse of `encode_state`; ValueError for anything it did not produce.
+
+    Cached (the state is immutable): one view's metadata comes back with every options request while the
+    user types, every choice that re-renders the page and every submission, and decoding it (validating
+    the draft) costs more than anything else a submission does before its ack."""
     if not text.startswith(_METADATA_PREFIX):
         raise ValueError("not the migration wizard's metadata")
     try:

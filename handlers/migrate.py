@@ -12,7 +12,7 @@ import functools
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -145,13 +145,15 @@ def on_submit(ack: Ack, body: dict[str, Any], client: WebClient, services: Servi
             urgent=True,
         )
         return
-    outcome = wizard.decide(state, parsed.errors, check.context, fallback=came_with)
+    on_view = modal.submitted_routes(view.get("blocks"))
+    outcome = wizard.decide(state, parsed.errors, check.context, fallback=came_with, on_view=on_view)
     if outcome.errors:
         ack(response_action="errors", errors=outcome.errors)
     else:
         ack(response_action="update", view=outcome.view.to_dict())
-    # Warming the cache for the next page waits its turn: nobody is waiting on it.
-    services.background.queue(lambda: services.catalog.prefetch(state.draft), name="migrate-prefetch")
+    if check.stale:
+        # Refreshing what validation used past its TTL waits its turn: nobody is waiting on it.
+        services.background.queue(lambda: services.catalog.prefetch(state.draft), name="migrate-prefetch")
 
 
 def _values(view: dict[str, Any]) -> dict[str, Any]:
@@ -340,13 +342,16 @@ class Wizard:
         ctx: ValidationContext,
         *,
         fallback: forms.WizardState,
+        on_view: Mapping[str, str] | None = None,
     ) -> Outcome:
         """Errors on this page, else the earliest earlier page with errors, else the next page or submit.
 
         `fallback` is the state the view came with: shown (with a notice) if the new one cannot be carried.
+        `on_view`: the routes of the view the user submitted (`modal.submitted_routes`), when there is one;
+        errors in the ack may only name its blocks.
         """
         errors = [*form_errors, *validate(state.draft, ctx)]
-        current = self.routes(state)
+        current = self.routes(state) if on_view is None else on_view
         shown, rest = modal.route(current, errors)
         if shown:
             mine = [e for e in errors if e.key in current]

@@ -95,6 +95,8 @@ class FactsCheck:
     context: ValidationContext | None
     missing: tuple[str, ...] = ()
     failures: tuple[str, ...] = ()
+    stale: bool = False
+    """Some fact it used is past the TTL (still served): `prefetch` would refresh it."""
 
     @property
     def complete(self) -> bool:
@@ -295,11 +297,15 @@ class Catalog:
                     pass
                 except CloudError as err:
                     failures.append(f"{need.what}: {err.code}")
-        values = {n.key: self._peek(n.key) for n in needs}
+        values: dict[Hashable, Any] = {}
+        stale = False
+        for need in needs:
+            values[need.key], fresh = self._peek_aged(need.key)
+            stale = stale or not fresh
         missing = tuple(n.what for n in needs if values[n.key] is _ABSENT)
         if missing:
             return FactsCheck(None, missing, tuple(failures))
-        return FactsCheck(self._context(params, now, values))
+        return FactsCheck(self._context(params, now, values), stale=stale)
 
     def prefetch(self, params: MigrationParams) -> None:
         """Start fetching (in the background) every fact `params` will be validated against."""
@@ -486,11 +492,16 @@ class Catalog:
     # ---- cache plumbing ------------------------------------------------------------------------
 
     def _peek(self, key: Hashable) -> Any:
+        return self._peek_aged(key)[0]
+
+    def _peek_aged(self, key: Hashable) -> tuple[Any, bool]:
+        """The cached value (or _ABSENT past the maximum age) and whether it is within the TTL."""
         with self._lock:
             entry = self._cache.get(key)
-            if entry is None or self._clock() - entry.fetched_at >= self._max_age:
-                return _ABSENT
-            return entry.value
+        if entry is None:
+            return _ABSENT, False
+        age = self._clock() - entry.fetched_at
+        return (_ABSENT, False) if age >= self._max_age else (entry.value, age < self._ttl)
 
     def _lookup(self, need: _Need, deadline_s: float | None) -> Lookup[Any]:
         with self._lock:

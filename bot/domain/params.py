@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -108,8 +109,12 @@ def field_key(field: Field, *index: int) -> str:
     return ".".join([field.value, *(str(i) for i in index)])
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_field_key(key: str) -> tuple[Field, tuple[int, ...]]:
-    """Inverse of `field_key`; raises ValueError for anything `field_key` cannot produce."""
+    """Inverse of `field_key`; raises ValueError for anything `field_key` cannot produce.
+
+    Cached: every submission of the wizard reads a page's keys twice (its values, its blocks); a bounded
+    cache, as the keys come from Slack payloads."""
     name, *rest = key.split(".")
     field = Field(name)
     if len(rest) != field.arity or not all(part.isdigit() for part in rest):

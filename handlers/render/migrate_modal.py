@@ -7,6 +7,7 @@ to stay under 100 blocks); job details. Every input block's id is its field key 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ from bot.domain.params import (
     describe_bandwidth_limit,
     field_key,
     format_gib,
+    parse_field_key,
 )
 from bot.domain.validation import (
     COMPRESSION_LEVEL,
@@ -123,6 +125,35 @@ class Rendered:
     def route(self, errors: Iterable[FieldError]) -> tuple[dict[str, str], list[FieldError]]:
         """`{block_id: message}` for the errors this view can show, and the errors it cannot."""
         return route(self.routes, errors)
+
+
+@functools.lru_cache(maxsize=4096)
+def carried_keys(block: str) -> tuple[str, ...]:
+    """The field keys whose errors the input block `block` shows: its own key, what shares its element (a
+    data disk's Skip option sits in its options checkboxes, a partition's block replication in its group of
+    ten), nothing for blocks that are not fields."""
+    key = forms.key_of(block)
+    try:
+        field_, index = parse_field_key(key)
+    except ValueError:
+        return ()
+    if field_ is Field.DATA_DISK_LVM:
+        return (key, field_key(Field.DATA_DISK_SKIP, *index))
+    if field_ is Field.PARTITION_BLOCK:
+        disk, first = index
+        return tuple(field_key(field_, disk, p) for p in range(first, first + CHECKBOX_GROUP))
+    return (key,)
+
+
+def submitted_routes(blocks: object) -> dict[str, str]:
+    """The routes of a view as Slack sent it back in a submission: errors in the ack may only name its input
+    blocks, and reading them costs nothing next to rendering the page again."""
+    routes: dict[str, str] = {}
+    for block in blocks if isinstance(blocks, list) else ():
+        if isinstance(block, dict) and block.get("type") == "input":
+            block_id = str(block.get("block_id") or "")
+            routes.update(dict.fromkeys(carried_keys(block_id), block_id))
+    return routes
 
 
 def route(routes: Mapping[str, str], errors: Iterable[FieldError]) -> tuple[dict[str, str], list[FieldError]]:
@@ -267,8 +298,8 @@ def wizard_view(
 
 
 def page_routes(state: forms.WizardState, facts: ModalFacts) -> dict[str, str]:
-    """Which block carries which field key on this page: its blocks without the view around them (a
-    submission's field errors are answered in the ack without a view)."""
+    """Which block carries which field key on this page: its blocks without the view around them (where an
+    earlier page's errors would go; a submitted view's own routes are `submitted_routes`)."""
     return _built(state, facts).routes
 
 
@@ -600,7 +631,6 @@ class _Builder:
                     action_id=ActionId.MIGRATE_FIELD, options=options, initial_options=checked or None
                 ),
                 optional=True,
-                also=(field_key(Field.DATA_DISK_SKIP, disk.index),),
             )
         if not windows:
             on = forms.has_partition_layout(draft)
@@ -619,7 +649,6 @@ class _Builder:
                 ),
                 optional=True,
                 dispatch=True,
-                register=False,
             )
         else:
             self._context("Windows partitions are always block-replicated at their source sizes.")
@@ -758,7 +787,6 @@ class _Builder:
                     action_id=ActionId.MIGRATE_FIELD, options=options, initial_options=checked or None
                 ),
                 optional=True,
-                also=tuple(field_key(Field.PARTITION_BLOCK, index, p) for p, _ in group),
             )
         for position, part in enumerate(disk.partitions, start=1):
             known = facts.get(part.device)
@@ -860,8 +888,6 @@ class _Builder:
         dispatch: bool = False,
         hint: str | None = None,
         revision: Sequence[object] = (),
-        also: Sequence[str] = (),
-        register: bool = True,
     ) -> None:
         block = forms.block_id(key, *revision, self.state.revision)
         self.blocks.append(
@@ -874,9 +900,7 @@ class _Builder:
                 hint=_clip(hint, 2000) if hint else None,
             )
         )
-        if register:
-            for alias in (key, *also):
-                self.routes[alias] = block
+        self.routes.update(dict.fromkeys(carried_keys(block), block))
         self.inline_at[block] = len(self.blocks) - 1
 
     def _select(

@@ -147,6 +147,19 @@ def test_validation_reads_the_cache_only_and_reports_what_is_missing(catalog: Ca
     assert validate(params, warm.context) == []
 
 
+def test_validation_says_when_a_fact_it_used_is_past_the_ttl(catalog: Catalog, ticks: Ticks) -> None:
+    params = image_params()
+    catalog.prefetch(params)
+    assert catalog.drain(30)
+    assert catalog.validation_context(params, NOW).stale is False
+    ticks.now += 61  # past the TTL, within the maximum age: still used, worth refreshing
+    aged = catalog.validation_context(params, NOW)
+    assert aged.context is not None and aged.stale is True
+    catalog.prefetch(params)
+    assert catalog.drain(30)
+    assert catalog.validation_context(params, NOW).stale is False
+
+
 def test_fetching_missing_facts_can_wait_for_them(catalog: Catalog) -> None:
     params = image_params(
         target_type=TargetType.TARGET_INSTANCE, image_name=None, instance_id="i-bp14kzy194uiygtm79ma"

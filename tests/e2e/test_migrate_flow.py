@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import select
 
+from bot.domain.catalog import Catalog
 from bot.domain.params import MigrationParams
 from bot.domain.smc_request import create_replication_job_request
 from handlers.forms import LAYOUT_ON, LVM, ON
@@ -201,6 +202,25 @@ def test_without_cached_facts_a_submission_shows_checking_then_the_next_page(bot
     assert result.data["response_action"] == "update" and "Checking your choices" in json.dumps(result.data)
     bot.wait_for_background()
     assert "system_disk_size" in wizard.fields()
+
+
+def test_a_refused_submission_refreshes_only_facts_past_their_ttl_after_the_ack(bot: BotUnderTest) -> None:
+    now = [0.0]
+    bot.services.catalog = Catalog(bot.services.cloud, clock=lambda: now[0])
+    wizard = WizardUser(bot)
+    wizard.open(f"migrate {WEB}")
+    wizard.choose("region", HANGZHOU)
+    wizard.submit()
+    too_small = {"data_disk_size.1": 25}
+
+    bot.cloud.reset_calls()
+    assert "data_disk_size.1" in errors_by_key(wizard.submit(too_small))
+    assert bot.services.catalog.drain(10) and bot.cloud.calls() == []  # all fresh: nothing asked
+
+    now[0] += 61  # past the TTL, within the maximum age: the facts still answer the submission at once
+    assert "data_disk_size.1" in errors_by_key(wizard.submit(too_small))
+    assert bot.services.catalog.drain(10)
+    assert {c.action for c in bot.cloud.calls()} >= {"DescribeRegions", "DescribeSourceServers"}
 
 
 def test_back_keeps_what_the_page_held(bot: BotUnderTest) -> None:

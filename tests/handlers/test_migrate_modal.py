@@ -170,6 +170,26 @@ def test_route_maps_errors_to_the_block_that_carries_them() -> None:
     assert [e.field for e in rest] == [Field.JOB_NAME]
 
 
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_submitted_view_routes_errors_as_the_page_that_rendered_it(name: str) -> None:
+    for rendered in every_page(CASES[name]):
+        state = forms.decode_state(str(rendered.view.private_metadata))
+        with_error = modal.wizard_view(state, FACTS, errors=[FieldError(Field.JOB_NAME, "Another name.")])
+        for view in (rendered.view, with_error.view):
+            # What Slack sends back: the blocks as shown, inline warnings included.
+            assert modal.submitted_routes(view.to_dict()["blocks"]) == rendered.routes
+
+
+def test_a_partition_group_and_a_disks_options_carry_the_errors_of_their_options() -> None:
+    params = everything_params(data_disks=1, partitions=12)
+    disks, partitions = every_page(params)[1], every_page(params)[2]
+    assert disks.routes["data_disk_skip.1"] == disks.routes["data_disk_lvm.1"]
+    first = {partitions.routes[field_key(Field.PARTITION_BLOCK, 1, p)] for p in range(1, 11)}
+    second = {partitions.routes[field_key(Field.PARTITION_BLOCK, 1, p)] for p in (11, 12)}
+    assert first == {partitions.routes["partition_block.1.1"]} and second != first and len(second) == 1
+    assert "migrate_partition_layout" not in disks.routes
+
+
 def test_template_revisions_and_dependent_selects_get_new_block_ids() -> None:
     params = everything_params()
     first = modal.wizard_view(WizardState(draft=params, channel_id="C"), FACTS).routes
