@@ -22,7 +22,9 @@ For each kind and each number of concurrent clients, the bare app and the bot ar
 (`--rounds` times each); before every round the bench waits until the bot has finished the work the last
 round left it (its after-ack work and its outbox), so that neither app is measured while it still runs.
 It prints p50/p99 per kind and concurrency and the bot/bare ratio of p99 against the targets (p99 under
-100 ms at 50 clients, at most 1.3x the bare app's p99). It asserts nothing.
+100 ms at 50 clients, at most 1.3x the bare app's p99), and each server's CPU time per request, bare/bot
+(the whole process over its rounds, the bot's after-ack work included: steadier than p99, which on two
+cores shared with the load generator moves by about 20 % between runs). It asserts nothing.
 """
 
 from __future__ import annotations
@@ -357,6 +359,12 @@ def _bot_idle(bot_url: str, timeout: float = 120.0) -> None:
     print(f"  (the bot's work did not drain within {timeout:.0f} s; measuring anyway)")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _free_port() -> int:
     import socket
 
@@ -440,7 +448,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         header = (
             f"{'kind':<26} {'clients':>7} {'bare p50':>9} {'bare p99':>9} {'bot p50':>9} {'bot p99':>9} "
-            f"{'p99 ratio':>9}  targets (p99<{TARGET_P99_MS:.0f} ms at 50, ratio<={TARGET_RATIO})"
+            f"{'p99 ratio':>9} {'CPU/request':>13}  "
+            f"targets (p99<{TARGET_P99_MS:.0f} ms at 50, ratio<={TARGET_RATIO})"
         )
         print(header)
         print("-" * len(header))
@@ -451,15 +460,20 @@ def main(argv: list[str] | None = None) -> int:
             for clients in concurrency:
                 samples: dict[str, list[float]] = {"bare": [], "bot": []}
                 failed = {"bare": 0, "bot": 0}
+                cpu = {"bare": 0.0, "bot": 0.0}
                 for _ in range(args.rounds):
-                    for name, url in (("bare", bare_url), ("bot", bot_url)):
+                    for name, url, process in (("bare", bare_url, bare), ("bot", bot_url, bot)):
                         _bot_idle(bot_url)
+                        used = _cpu_seconds(process.pid)
                         load_conn.send(
                             (url, astuple(template), env["signing_secret"], clients, args.per_client)
                         )
                         latencies, failures = load_conn.recv()
+                        _bot_idle(bot_url)  # the CPU of a round includes the after-ack work it left
+                        cpu[name] += _cpu_seconds(process.pid) - used
                         samples[name] += latencies
                         failed[name] += failures
+                bare_cpu, bot_cpu = (cpu[n] / max(1, len(samples[n])) * 1000 for n in ("bare", "bot"))
                 bare_p50, bare_p99 = (percentile(samples["bare"], p) * 1000 for p in (50, 99))
                 bot_p50, bot_p99 = (percentile(samples["bot"], p) * 1000 for p in (50, 99))
                 ratio = bot_p99 / bare_p99 if bare_p99 else float("inf")
@@ -471,7 +485,8 @@ def main(argv: list[str] | None = None) -> int:
                     verdict.append(f"non-200: bot {failed['bot']}, bare {failed['bare']}")
                 print(
                     f"{template.kind:<26} {clients:>7} {bare_p50:>7.1f}ms {bare_p99:>7.1f}ms "
-                    f"{bot_p50:>7.1f}ms {bot_p99:>7.1f}ms {ratio:>8.2f}x  {', '.join(verdict)}",
+                    f"{bot_p50:>7.1f}ms {bot_p99:>7.1f}ms {ratio:>8.2f}x {bare_cpu:>5.2f}/{bot_cpu:<5.2f}ms  "
+                    f"{', '.join(verdict)}",
                     flush=True,
                 )
         print(f"\nlogs: {workdir}")
