@@ -213,7 +213,7 @@ def serve_bare(port: int) -> None:
     server = uvicorn.Server(config)
     gc.collect()
     gc.freeze()  # as `smc-bot serve` does: neither side pays full collections of its start-up objects
-    IdleCollector(in_flight.yield_to_requests).start()
+    IdleCollector(in_flight.busy).start()
     server.run()
 
 

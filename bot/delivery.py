@@ -19,6 +19,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -162,7 +163,11 @@ class Delivery:
         batch_seconds: float = 20.0,
         post_interval: float = 1.05,
         workers: int = 4,
+        turn: Callable[[float], AbstractContextManager[object]] = nullcontext,
     ) -> None:
+        """`turn(since)` is held around each send: in `smc-bot serve`, a turn behind the Slack requests in
+        flight (bot.inflight), counted from when the batch was claimed."""
+        self._turn = turn
         self._db = db
         self._client = client
         self._render = render
@@ -219,10 +224,11 @@ class Delivery:
             by_channel: dict[str, list[OutboxItem]] = defaultdict(list)
             for item in items:
                 by_channel[item.channel_id or ""].append(item)
-            deadline = time.monotonic() + self._batch_seconds
+            claimed = time.monotonic()
+            deadline = claimed + self._batch_seconds
             with ThreadPoolExecutor(max_workers=min(self._workers, len(by_channel))) as pool:
                 for channel_items in by_channel.values():
-                    pool.submit(self._deliver_channel, channel_items, deadline, stats)
+                    pool.submit(self._deliver_channel, channel_items, claimed, deadline, stats)
             return stats
 
     # --- claiming -----------------------------------------------------------------------------
@@ -261,14 +267,20 @@ class Delivery:
 
     # --- delivering ---------------------------------------------------------------------------
 
-    def _deliver_channel(self, items: list[OutboxItem], deadline: float, stats: DeliveryStats) -> None:
+    def _deliver_channel(
+        self, items: list[OutboxItem], claimed: float, deadline: float, stats: DeliveryStats
+    ) -> None:
         for index, item in enumerate(items):
             if time.monotonic() > deadline or self._stop.is_set():
                 for rest in items[index:]:
                     self._defer(rest, self._clock(), None, stats, failed=False)
                 return
             try:
-                if not self._deliver(item, stats):
+                if item.kind is OutboxKind.SLACK_POST:
+                    self._pacer.wait(item.channel_id or "")  # sleeps outside the turn
+                with self._turn(claimed):
+                    sent = self._deliver(item, stats)
+                if not sent:
                     # Rate limited: everything after it in this channel waits too, in order.
                     for rest in items[index + 1 :]:
                         self._defer(rest, self._clock(), None, stats, failed=False)
@@ -306,7 +318,6 @@ class Delivery:
                     stats.adopted += 1
                     log.info("adopted message posted before a crash key=%s ts=%s", item.key, found)
                     return found
-            self._pacer.wait(channel)
             response = self._call(
                 "chat.postMessage",
                 stats,

@@ -90,6 +90,7 @@ def build_runtime(
         post_interval=post_interval,
         workers=delivery_workers,
         observer=slack_observer,
+        turn=services.background.in_flight.turn,
     )
     worker = Worker(services.db, all_tasks(services), owner=services.owner, clock=services.clock)
     runtime = Runtime(delivery=delivery, worker=worker, command_log=services.command_log)

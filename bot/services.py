@@ -54,9 +54,10 @@ class Background:
     Two lanes. `run` starts a thread at once: for work that must reach Slack within seconds (a
     `trigger_id` lives 3 s; a modal waits for its `views.update`). `queue` hands work whose answer may
     wait a moment (a vote, a command's ephemeral answer, a job button's outcome) to `QUEUED_THREADS`
-    threads, and each queued task first lets the Slack requests in flight be answered (`bot.inflight`,
-    at most 2 s after it was queued). Under a burst of clicks the acks go first and the answers follow
-    within a few seconds; when nothing is in flight, queued work starts at once.
+    threads, and each queued task runs in a `turn` behind the Slack requests in flight (`bot.inflight`:
+    up to 2 s after it was queued for a gap, then paced to a share of the interpreter while requests
+    keep coming). Under a burst of clicks the acks go first and the answers follow within seconds; when
+    nothing is in flight, queued work starts at once.
     """
 
     QUEUED_THREADS = 4
@@ -88,8 +89,8 @@ class Background:
         queued_at = time.monotonic()
 
         def polite() -> None:
-            self.in_flight.yield_to_requests(queued_at)
-            work()
+            with self.in_flight.turn(queued_at):
+                work()
 
         self._queue.submit(self._tracked(polite, name, failed))
 
@@ -179,9 +180,7 @@ class Services:
 
     def __post_init__(self) -> None:
         self.audit = AuditService(self.db, clock=self._now, kick=self._wake)
-        self.command_log = CommandLog(
-            self.db, clock=self._now, yield_to=self.background.in_flight.yield_to_requests
-        )
+        self.command_log = CommandLog(self.db, clock=self._now, turn=self.background.in_flight.turn)
         self.channel_config = ConfigService(
             self.db, self._directory, audit=self.audit, clock=self._now, kick=self._wake
         )

@@ -226,7 +226,7 @@ def serve(settings: Settings) -> int:
     # showed as the p99 of acks in bench/ack_latency.py).
     gc.collect()
     gc.freeze()
-    collector = IdleCollector(bot.services.background.in_flight.yield_to_requests)
+    collector = IdleCollector(bot.services.background.in_flight.busy)
 
     try:
         with _stop_signals(stop_serving):

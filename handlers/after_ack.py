@@ -59,7 +59,10 @@ def failure_modal(ref: str) -> dict[str, Any]:
 
 def tell_failure(client: WebClient, body: dict[str, Any], ref: str, *, acked: bool) -> None:
     """An ephemeral to whoever clicked or typed, in the channel they did it in (if the body names both)."""
-    user, channel = user_and_channel(body)
+    _tell(client, *user_and_channel(body), ref, acked=acked)
+
+
+def _tell(client: WebClient, user: str | None, channel: str | None, ref: str, *, acked: bool) -> None:
     if not (user and channel):
         return
     try:
@@ -80,4 +83,5 @@ def later(
     """Run `work` after the ack: `urgent` on its own thread at once (a trigger_id lives 3 s, a modal waits
     for its update), else in the queued lane. If it raises, the user is told with the log's reference."""
     lane = services.background.run if urgent else services.background.queue
-    lane(work, name=name, failed=lambda ref: tell_failure(client, body, ref, acked=True))
+    user, channel = user_and_channel(body)  # not the payload: queued work keeps only what it needs
+    lane(work, name=name, failed=lambda ref: _tell(client, user, channel, ref, acked=True))

@@ -53,9 +53,8 @@ def _clicked(body: Json, action: Json, what: str) -> tuple[str, RoundRef] | None
     return voter, ref
 
 
-def _tell(client: WebClient, body: Json, user: str, result: VoteResult) -> None:
+def _tell(client: WebClient, channel: str | None, user: str, result: VoteResult) -> None:
     """Only when the engine could not queue the reply itself (an unknown request has no channel)."""
-    channel = _channel(body)
     if result.notified or channel is None:
         return
     try:
@@ -74,6 +73,9 @@ def on_approve(
     if clicked is None:
         return
     voter, ref = clicked
+    # Only what the vote needs waits in the queue, not the payload: under a burst of clicks, queued
+    # payloads were most of what the garbage collector had to walk.
+    channel, click_id = _channel(body), str(action.get("action_ts") or "") or None
 
     def work() -> None:
         result = services.approvals.vote(
@@ -82,9 +84,9 @@ def on_approve(
             ref.params_hash,
             voter=voter,
             decision=VoteDecision.APPROVE,
-            click_id=str(action.get("action_ts") or "") or None,
+            click_id=click_id,
         )
-        _tell(client, body, voter, result)
+        _tell(client, channel, voter, result)
 
     later(services, client, body, work, name="vote")
 
@@ -108,7 +110,7 @@ def on_reject(
             click_id=str(action.get("action_ts") or ""),
         )
         if not check.accepted:
-            _tell(client, body, voter, check)
+            _tell(client, _channel(body), voter, check)
             return
         client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=render.reject_modal(ref))
 

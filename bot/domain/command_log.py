@@ -2,10 +2,10 @@
 
 One INSERT and COMMIT per command cost more CPU than answering the command itself (bench/ack_latency.py),
 and under load that work competes with the acks of the requests behind it. Queued invocations are written
-every `interval` and on stop, each batch once the Slack requests in flight are answered (`yield_to`, at
-most 2 s in `smc-bot serve`); a crash loses at most that window of command records (decisions, votes and
-state changes are audited in their own transactions, never through this log). Not started (tests, tools),
-`record` writes at once.
+every `interval` and on stop, each batch in a `turn` behind the Slack requests in flight (bot.inflight:
+at most 2 s, longer only under sustained load); a crash loses at most that window of command records
+(decisions, votes and state changes are audited in their own transactions, never through this log).
+Not started (tests, tools), `record` writes at once.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,10 +40,10 @@ class CommandLog:
         *,
         clock: Callable[[], datetime],
         interval: timedelta = timedelta(milliseconds=200),
-        yield_to: Callable[[], None] = lambda: None,
+        turn: Callable[[], AbstractContextManager[None]] = nullcontext,
     ) -> None:
         self._db = db
-        self._yield_to = yield_to
+        self._turn = turn
         self._clock = clock
         self._interval = interval.total_seconds()
         self._pending: list[dict[str, Any]] = []
@@ -93,8 +94,8 @@ class CommandLog:
 
         def loop() -> None:
             while not self._stop.wait(self._interval):
-                self._yield_to()
-                self._flush_logged()
+                with self._turn():
+                    self._flush_logged()
 
         thread = threading.Thread(target=loop, name="command-audit", daemon=True)
         with self._lock:

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import gc
-import threading
 from collections.abc import Iterator
 
 import pytest
 
 from bot.collector import IdleCollector
 from bot.inflight import InFlight
-
-WAIT = 10.0
 
 
 @pytest.fixture
@@ -29,7 +26,7 @@ def make_cycles(n: int) -> None:
 
 
 def test_start_turns_automatic_collection_off_and_stop_turns_it_back_on(restore_gc: None) -> None:
-    collector = IdleCollector(lambda: None)
+    collector = IdleCollector(lambda: False)
     collector.PERIOD_S = 3600.0  # only the explicit steps below collect
     collector.start()
     try:
@@ -43,7 +40,7 @@ def test_a_step_collects_the_cycles_only_once_the_young_generation_is_due(restor
     gc.disable()
     gc.collect()
     gc.set_threshold(100, 10, 10)
-    collector = IdleCollector(lambda: None)
+    collector = IdleCollector(lambda: False)
     assert collector.collect_due() is None
     make_cycles(200)
     assert gc.get_count()[0] >= 100
@@ -52,19 +49,17 @@ def test_a_step_collects_the_cycles_only_once_the_young_generation_is_due(restor
     assert gc.get_count()[1] == 1, "one young collection counted toward the next generation"
 
 
-def test_a_collection_waits_for_the_request_in_flight(restore_gc: None) -> None:
+def test_a_young_backlog_waits_for_a_gap_but_a_large_one_is_collected_at_once(restore_gc: None) -> None:
     gc.disable()
+    gc.collect()
     gc.set_threshold(100, 10, 10)
-    in_flight = InFlight(limit_s=WAIT)
-    collector = IdleCollector(in_flight.yield_to_requests)
-    make_cycles(200)
-    done = threading.Event()
-
-    def step() -> None:
-        collector.collect_due()
-        done.set()
-
+    in_flight = InFlight()
+    collector = IdleCollector(in_flight.busy)
     with in_flight.serving():
-        threading.Thread(target=step, daemon=True).start()
-        assert not done.wait(0.3), "collected while a request was being answered"
-    assert done.wait(WAIT)
+        make_cycles(200)
+        assert collector.collect_due() is None, "collected while a request was being answered"
+        make_cycles(100 * IdleCollector.BACKLOG)
+        assert collector.collect_due() == 0, "a backlog past the bound waited for a gap"
+        make_cycles(200)
+        assert collector.collect_due() is None
+    assert collector.collect_due() == 0, "no collection once the request was answered"

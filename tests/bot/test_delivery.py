@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import pytest
 from slack_sdk import WebClient
 
 from bot.delivery import METADATA_EVENT, Delivery, OutboxItem, SlackMessage
+from bot.inflight import InFlight
 from sandbox.slack import GENERAL_CHANNEL, MIGRATIONS_CHANNEL, Channel, SlackStandIn
 from sandbox.slack.webapi import DEFAULT_SCOPES
 from storage import repository as repo
@@ -19,6 +23,7 @@ from storage.models import Outbox
 from storage.types import utcnow
 
 C = MIGRATIONS_CHANNEL
+WAIT = 10.0
 
 
 def render(item: OutboxItem) -> SlackMessage:
@@ -183,6 +188,39 @@ def test_posts_in_one_channel_are_paced_to_one_per_second(
     stats = paced.run_once()
     assert (stats.sent, stats.rate_limited) == (3, 0)
     assert [m.text for m in slack.channel_messages(C)] == ["message 0", "message 1", "message 2"]
+
+
+def test_sends_wait_behind_the_slack_requests_in_flight(
+    db: Database, client: WebClient, slack: SlackStandIn
+) -> None:
+    in_flight = InFlight(limit_s=WAIT)
+    polite = Delivery(db, client, render, owner="test", post_interval=0.0, turn=in_flight.turn)
+    post(db, "m0", "message 0")
+    with in_flight.serving():
+        batch = threading.Thread(target=polite.run_once, daemon=True)
+        batch.start()
+        batch.join(0.3)
+        assert slack.channel_messages(C) == [], "posted while a request was being answered"
+    batch.join(WAIT)
+    assert [m.text for m in slack.channel_messages(C)] == ["message 0"]
+
+
+def test_the_one_per_second_pacing_sleeps_outside_the_turn(db: Database, client: WebClient) -> None:
+    held: list[float] = []
+
+    @contextmanager
+    def turn(since: float) -> Iterator[None]:
+        entered = time.monotonic()
+        yield
+        held.append(time.monotonic() - entered)
+
+    paced = Delivery(db, client, render, owner="test", turn=turn)  # default pacing: a little over 1 s
+    for n in range(3):
+        post(db, f"m{n}", f"message {n}")
+    started = time.monotonic()
+    assert paced.run_once().sent == 3
+    assert time.monotonic() - started >= 2.0 and len(held) == 3
+    assert max(held) < 1.0, "a turn (which holds back other after-ack work under load) slept for pacing"
 
 
 # --- the look-up before a re-post ------------------------------------------------------------------------
