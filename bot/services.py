@@ -8,8 +8,8 @@ import secrets
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -67,7 +67,11 @@ class Background:
         """The Slack requests being answered; queued work yields to them."""
         self._idle = threading.Condition()
         self._running = 0
-        self._queue = ThreadPoolExecutor(self.QUEUED_THREADS, thread_name_prefix="after-ack")
+        # A plain deque and our own threads, not an executor: under a burst thousands of tasks wait here,
+        # and each executor task kept ~24 objects the garbage collector walks (a tuple and the work now).
+        self._queued: deque[tuple[Callable[[], object], str, Failed | None, float]] = deque()
+        self._has_work = threading.Condition()
+        self._lane_threads = 0
 
     @property
     def pending(self) -> int:
@@ -79,42 +83,53 @@ class Background:
     ) -> None:
         """Start `work` now on its own thread; an exception is logged with a reference, handed to `failed`
         (which tells the user), never raised to the caller."""
-        threading.Thread(target=self._tracked(work, name, failed), name=name, daemon=True).start()
+        self._started()
+        threading.Thread(target=self._execute, args=(work, name, failed), name=name, daemon=True).start()
 
     def queue(
         self, work: Callable[[], object], *, name: str = "after-ack", failed: Failed | None = None
     ) -> None:
-        """Run `work` on the next free queued thread once no request is in flight (`in_flight`, which waits a
-        bounded time); a failure is handled as in `run`."""
-        queued_at = time.monotonic()
+        """Run `work` on the next free queued thread in a turn behind the requests in flight
+        (`in_flight.turn`, counted from now); a failure is handled as in `run`."""
+        self._started()
+        with self._has_work:
+            self._queued.append((work, name, failed, time.monotonic()))
+            if self._lane_threads < self.QUEUED_THREADS:
+                self._lane_threads += 1
+                thread = threading.Thread(
+                    target=self._lane, name=f"after-ack_{self._lane_threads}", daemon=True
+                )
+                thread.start()
+            self._has_work.notify()
 
-        def polite() -> None:
+    def _lane(self) -> None:
+        while True:
+            with self._has_work:
+                while not self._queued:
+                    self._has_work.wait()
+                work, name, failed, queued_at = self._queued.popleft()
             with self.in_flight.turn(queued_at):
-                work()
+                self._execute(work, name, failed)
 
-        self._queue.submit(self._tracked(polite, name, failed))
-
-    def _tracked(self, work: Callable[[], object], name: str, failed: Failed | None) -> Callable[[], None]:
+    def _started(self) -> None:
         with self._idle:
             self._running += 1
 
-        def target() -> None:
-            try:
-                work()
-            except Exception:
-                ref = secrets.token_hex(4)
-                logging.getLogger(__name__).exception("background work failed name=%s ref=%s", name, ref)
-                if failed is not None:
-                    try:
-                        failed(ref)
-                    except Exception:
-                        logging.getLogger(__name__).exception("could not report failure ref=%s", ref)
-            finally:
-                with self._idle:
-                    self._running -= 1
-                    self._idle.notify_all()
-
-        return target
+    def _execute(self, work: Callable[[], object], name: str, failed: Failed | None) -> None:
+        try:
+            work()
+        except Exception:
+            ref = secrets.token_hex(4)
+            logging.getLogger(__name__).exception("background work failed name=%s ref=%s", name, ref)
+            if failed is not None:
+                try:
+                    failed(ref)
+                except Exception:
+                    logging.getLogger(__name__).exception("could not report failure ref=%s", ref)
+        finally:
+            with self._idle:
+                self._running -= 1
+                self._idle.notify_all()
 
     def drain(self, timeout_s: float = 30.0) -> bool:
         """Wait until nothing runs; False if something still does after `timeout_s`."""
