@@ -101,8 +101,18 @@ def base_rootfs(workdir: Path) -> Path:
         stdout=subprocess.DEVNULL,
     )
     (base / "usr/local/bin/python").symlink_to("/usr/bin/python3")
+    cert = os.environ.get("PIP_CERT")
+    if cert and Path(cert).is_file():  # RUN steps reach PyPI through this machine's CA bundle
+        target = base / cert.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(cert, target)
     (base / ".ready").touch()
     return base
+
+
+def pip_env() -> dict[str, str]:
+    """RUN steps reach PyPI as this machine does (its CA bundle and settings), as a build here would."""
+    return {k: v for k, v in os.environ.items() if k.startswith("PIP_") and k != "PIP_FIND_LINKS"}
 
 
 class Chroot:
@@ -113,6 +123,8 @@ class Chroot:
         self.env = env
         self.workdir = "/"
         self.user: str | None = None
+        self.meta: dict[str, str] = {}
+        """ENTRYPOINT, CMD, HEALTHCHECK and the like, as written."""
         self._mounted: list[Path] = []
 
     def __enter__(self) -> Chroot:
@@ -199,7 +211,7 @@ def apply(
     elif keyword == "USER":
         root.user = rest
     elif keyword in ("ENTRYPOINT", "CMD", "HEALTHCHECK", "EXPOSE", "VOLUME", "LABEL"):
-        setattr(root, keyword.lower(), rest)
+        root.meta[keyword] = rest
     else:
         raise SystemExit(f"the rehearsal does not know {keyword}")
 
@@ -223,8 +235,8 @@ def check_image(image: Chroot, workdir: Path) -> None:
     from sandbox.cloud import CloudSimulator, default_world
     from sandbox.slack import SlackStandIn
 
-    entry = exec_form(image.entrypoint) + exec_form(image.cmd)  # type: ignore[attr-defined]
-    health = image.healthcheck.split(" CMD ", 1)[1]  # type: ignore[attr-defined]
+    entry = exec_form(image.meta["ENTRYPOINT"]) + exec_form(image.meta["CMD"])
+    health = image.meta["HEALTHCHECK"].split(" CMD ", 1)[1]
     user = image.user or "root"
     port = free_port()
     with SlackStandIn() as slack, CloudSimulator(default_world()) as cloud:
@@ -304,17 +316,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("the rehearsal needs root (chroot, mounts)")
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="smc-image-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    # RUN steps reach PyPI as this machine does (its CA bundle and index settings), as a build would.
-    extra_env = {k: v for k, v in os.environ.items() if k.startswith("PIP_") and k != "PIP_FIND_LINKS"}
-    cert = os.environ.get("PIP_CERT")
     try:
-        stages = parse(ROOT / "Dockerfile")
-        base = base_rootfs(workdir)
-        if cert and Path(cert).is_file():
-            target = base / cert.lstrip("/")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(cert, target)
-        image = build(stages, workdir, ROOT, extra_env)
+        image = build(parse(ROOT / "Dockerfile"), workdir, ROOT, pip_env())
         check_image(image, workdir)
     finally:
         if not args.keep and args.workdir is None:
