@@ -19,11 +19,9 @@ proxy must still answer every request.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import hmac
 import json
-import os
 import re
 import shutil
 import signal
@@ -31,7 +29,6 @@ import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -350,22 +347,5 @@ def requests_served(address: str, port: str) -> int:
     return int(sum(float(c) for c in counts))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--workdir", type=Path, default=None, help="where the stages go (default: temporary)")
-    parser.add_argument("--keep", action="store_true", help="keep the work directory")
-    args = parser.parse_args(argv)
-    if os.geteuid() != 0:
-        raise SystemExit("the rehearsal needs root (chroot, mounts, network namespaces)")
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="smc-compose-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    try:
-        rehearse(workdir)
-    finally:
-        if not args.keep and args.workdir is None:
-            shutil.rmtree(workdir, ignore_errors=True)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(image_tools.in_workdir(None, __doc__, "smc-compose-", rehearse))

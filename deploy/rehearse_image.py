@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -305,26 +306,28 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument(
-        "--workdir", type=Path, default=None, help="where the stages go (default: a temp dir)"
-    )
-    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+def in_workdir(argv: list[str] | None, doc: str | None, prefix: str, work: Callable[[Path], None]) -> int:
+    """The rehearsals' command line: `--workdir DIR` (kept) or a temporary one, `--keep`; root only."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
+    parser.add_argument("--workdir", type=Path, default=None, help="where the stages go (default: temporary)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary work directory")
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
-        raise SystemExit("the rehearsal needs root (chroot, mounts)")
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="smc-image-"))
+        raise SystemExit("the rehearsal needs root (chroot, mounts, network namespaces)")
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix=prefix))
     workdir.mkdir(parents=True, exist_ok=True)
     try:
-        image = build(parse(ROOT / "Dockerfile"), workdir, ROOT, pip_env())
-        check_image(image, workdir)
+        work(workdir)
     finally:
         if not args.keep and args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
-    print("image rehearsal: passed")
     return 0
 
 
+def rehearse(workdir: Path) -> None:
+    check_image(build(parse(ROOT / "Dockerfile"), workdir, ROOT, pip_env()), workdir)
+    print("image rehearsal: passed")
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(in_workdir(None, __doc__, "smc-image-", rehearse))

@@ -1,7 +1,8 @@
 """The container setup, checked by structure: `Dockerfile`, `compose.yaml` and `deploy/nginx.conf`.
 
 Docker cannot run on this machine kind (there is no container engine), so nothing here builds an image or
-starts a container. Instead each file is parsed and held to what PRODUCT §7 and issue 8 ask: a slim Python
+starts a container (deploy/rehearse_image.py and deploy/rehearse_compose.py, run by .ci/run, execute
+both files). Here each file is parsed and held to what PRODUCT §7 and issue 8 ask: a slim Python
 base, a non-root user, a HEALTHCHECK on /healthz, `smc-bot` as entry point with `serve` as its command; and
 for several replicas PostgreSQL with a health check, a one-shot migration, two bot replicas in HTTP mode on
 PostgreSQL, and one published port through a proxy that forwards to the bot.
@@ -11,8 +12,8 @@ from __future__ import annotations
 
 import re
 import shlex
+import sys
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,31 +24,19 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@dataclass(frozen=True)
-class Instruction:
-    keyword: str
-    args: str
+sys.path.insert(0, str(ROOT / "deploy"))
+from rehearse_image import parse  # noqa: E402  (the rehearsal's own reading of the Dockerfile)
+
+Instruction = tuple[str, str]
+"""(KEYWORD, arguments) of one Dockerfile instruction."""
 
 
-def dockerfile(path: Path = ROOT / "Dockerfile") -> list[Instruction]:
-    """Instructions with continuation lines joined; comments and blank lines dropped."""
-    joined: list[str] = []
-    pending = ""
-    for raw in path.read_text().splitlines():
-        line = raw.strip()
-        if not pending and (not line or line.startswith("#")):
-            continue
-        if line.endswith("\\"):
-            pending += line[:-1] + " "
-            continue
-        joined.append(pending + line)
-        pending = ""
-    return [Instruction(*[*line.split(None, 1), ""][:2]) for line in joined]
+def final_stage() -> list[Instruction]:
+    return parse(ROOT / "Dockerfile")[-1].instructions
 
 
-def final_stage(instructions: list[Instruction]) -> list[Instruction]:
-    starts = [i for i, ins in enumerate(instructions) if ins.keyword.upper() == "FROM"]
-    return instructions[starts[-1] :]
+def every_instruction() -> list[Instruction]:
+    return [instruction for stage in parse(ROOT / "Dockerfile") for instruction in stage.instructions]
 
 
 def exec_form(args: str) -> list[str]:
@@ -56,8 +45,8 @@ def exec_form(args: str) -> list[str]:
     return [str(a) for a in parsed]
 
 
-def only(instructions: list[Instruction], keyword: str) -> Instruction:
-    found = [i for i in instructions if i.keyword.upper() == keyword]
+def only(instructions: list[Instruction], keyword: str) -> str:
+    found = [args for key, args in instructions if key == keyword]
     assert len(found) == 1, f"expected one {keyword}, found {len(found)}"
     return found[0]
 
@@ -86,7 +75,7 @@ def env_of(service: dict[str, Any]) -> dict[str, str]:
 def test_every_stage_builds_on_a_slim_python_of_the_supported_version() -> None:
     requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
     minimum = tuple(int(p) for p in re.findall(r"\d+", requires)[:2])
-    bases = [i.args.split()[0] for i in dockerfile() if i.keyword.upper() == "FROM"]
+    bases = [stage.base for stage in parse(ROOT / "Dockerfile")]
     assert bases, "no FROM"
     for base in bases:
         match = re.fullmatch(r"python:(\d+)\.(\d+)-slim(-[a-z]+)?", base)
@@ -95,32 +84,32 @@ def test_every_stage_builds_on_a_slim_python_of_the_supported_version() -> None:
 
 
 def test_the_image_runs_as_a_non_root_user_it_creates() -> None:
-    stage = final_stage(dockerfile())
-    user = only(stage, "USER").args.split(":")[0]
+    stage = final_stage()
+    user = only(stage, "USER").split(":")[0]
     assert user not in ("root", "0")
-    created = " ".join(i.args for i in stage if i.keyword.upper() == "RUN")
+    created = " ".join(args for key, args in stage if key == "RUN")
     assert re.search(rf"(useradd|adduser)\b.*\b{re.escape(user)}\b", created), f"{user} is never created"
-    keywords = [i.keyword.upper() for i in stage]
+    keywords = [key for key, _ in stage]
     assert keywords.index("USER") < keywords.index("ENTRYPOINT")
 
 
 def test_the_health_check_asks_healthz_on_port() -> None:
-    stage = final_stage(dockerfile())
-    check = only(stage, "HEALTHCHECK").args
+    stage = final_stage()
+    check = only(stage, "HEALTHCHECK")
     options, _, command = check.partition("CMD")
     assert command, "HEALTHCHECK has no CMD"
     assert "/healthz" in command and "PORT" in command
     assert "--interval=" in options and "--timeout=" in options
-    env = " ".join(i.args for i in stage if i.keyword.upper() == "ENV")
+    env = " ".join(args for key, args in stage if key == "ENV")
     port = re.search(r"\bPORT=(\d+)", env)
     assert port is not None, "the image sets no default PORT"
-    assert port[1] in only(stage, "EXPOSE").args.split()
+    assert port[1] in only(stage, "EXPOSE").split()
 
 
 def test_smc_bot_is_the_entry_point_and_serve_the_command() -> None:
-    stage = final_stage(dockerfile())
-    assert exec_form(only(stage, "ENTRYPOINT").args) == ["smc-bot"]
-    assert exec_form(only(stage, "CMD").args) == ["serve"]
+    stage = final_stage()
+    assert exec_form(only(stage, "ENTRYPOINT")) == ["smc-bot"]
+    assert exec_form(only(stage, "CMD")) == ["serve"]
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["smc-bot"] == "bot.__main__:main"
 
@@ -130,9 +119,9 @@ def test_the_build_copies_every_package_the_project_installs() -> None:
     packages = {p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"]}
     sources = {
         source.rstrip("/")
-        for i in dockerfile()
-        if i.keyword.upper() == "COPY" and "--from" not in i.args
-        for source in shlex.split(i.args)[:-1]
+        for key, args in every_instruction()
+        if key == "COPY" and "--from" not in args
+        for source in shlex.split(args)[:-1]
     }
     assert packages | {"pyproject.toml", project["project"]["readme"]} <= sources
 
