@@ -79,9 +79,7 @@ def on_approve(
 
     def work() -> None:
         result = services.approvals.vote(
-            ref.request_id,
-            ref.round,
-            ref.params_hash,
+            *ref.parts,
             voter=voter,
             decision=VoteDecision.APPROVE,
             click_id=click_id,
@@ -103,9 +101,7 @@ def on_reject(
 
     def work() -> None:
         check = services.approvals.check_voter(
-            ref.request_id,
-            ref.round,
-            ref.params_hash,
+            *ref.parts,
             voter=voter,
             click_id=str(action.get("action_ts") or ""),
         )
@@ -127,17 +123,15 @@ def on_reject_submitted(
         return
     values = _dict(_dict(view.get("state")).get("values"))
     entry = _dict(_dict(values.get(BlockId.REJECT_REASON.value)).get(BlockId.REJECT_REASON.value))
-    reason = entry.get("value")
+    reason, click_id = entry.get("value"), str(view.get("id") or "") or None  # not the view: it is queued
 
     def work() -> None:
         services.approvals.vote(
-            ref.request_id,
-            ref.round,
-            ref.params_hash,
+            *ref.parts,
             voter=voter,
             decision=VoteDecision.REJECT,
             reason=reason if isinstance(reason, str) else None,
-            click_id=str(view.get("id") or "") or None,
+            click_id=click_id,
         )
 
     later(services, client, body, work, name="reject-vote")

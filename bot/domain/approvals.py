@@ -73,6 +73,11 @@ class RoundRef:
     round: int
     params_hash: str
 
+    @property
+    def parts(self) -> tuple[str, int, str]:
+        """(request_id, round, params_hash): the leading arguments of `vote` and `check_voter`."""
+        return self.request_id, self.round, self.params_hash
+
     def encode(self) -> str:
         return f"{self.request_id}:{self.round}:{self.params_hash}"
 
